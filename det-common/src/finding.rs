@@ -1,0 +1,131 @@
+//! A finding: one rule matched at one location, with the evidence that matched.
+
+use crate::rules::{Category, Rule, Severity};
+use serde::Serialize;
+use std::cmp::Ordering;
+
+/// Where a finding is: a file, the chain of container members inside it, and optionally a
+/// section and an offset inside the innermost member.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Location {
+    /// The file as the user named it (relative to where they pointed det), `/`-separated.
+    pub file: String,
+    /// Members of containers from outermost to innermost, e.g. `["pkg/_speedups.so"]` for a
+    /// shared object inside a wheel.
+    pub container: Vec<String>,
+    /// Section, header field or debug attribute inside the innermost member.
+    pub section: Option<String>,
+    /// Byte offset inside the section (or the member when there is no section).
+    pub offset: Option<u64>,
+}
+
+impl Location {
+    pub fn file(file: impl Into<String>) -> Self {
+        Location {
+            file: file.into(),
+            ..Location::default()
+        }
+    }
+
+    /// `dist/x.whl!pkg/_speedups.so`: the file and its container chain joined by `!`.
+    pub fn display_path(&self) -> String {
+        let mut s = self.file.clone();
+        for c in &self.container {
+            s.push('!');
+            s.push_str(c);
+        }
+        s
+    }
+}
+
+/// One rule matched at one location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: &'static Rule,
+    pub location: Location,
+    /// What matched, as found (the report layer escapes it for each format).
+    pub evidence: String,
+    /// A fix specific to this finding (e.g. the exact flags for this command line); the rule's
+    /// generic fix applies when `None`.
+    pub fix: Option<String>,
+}
+
+impl Finding {
+    pub fn new(rule: &'static Rule, location: Location, evidence: impl Into<String>) -> Self {
+        Finding {
+            rule,
+            location,
+            evidence: evidence.into(),
+            fix: None,
+        }
+    }
+
+    pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
+    }
+
+    pub fn severity(&self) -> Severity {
+        self.rule.severity
+    }
+
+    pub fn category(&self) -> Category {
+        self.rule.category
+    }
+
+    pub fn fix_text(&self) -> &str {
+        self.fix.as_deref().unwrap_or(self.rule.fix)
+    }
+
+    /// The order in which findings are reported: by location, then rule, then evidence.
+    fn sort_key(&self) -> (&Location, &str, &str) {
+        (&self.location, self.rule.id, &self.evidence)
+    }
+}
+
+impl Ord for Finding {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.sort_key().cmp(&other.sort_key())
+    }
+}
+
+impl PartialOrd for Finding {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules;
+
+    #[test]
+    fn display_path_joins_containers() {
+        let mut loc = Location::file("dist/x.whl");
+        loc.container.push("pkg/_speedups.so".into());
+        assert_eq!(loc.display_path(), "dist/x.whl!pkg/_speedups.so");
+    }
+
+    #[test]
+    fn findings_sort_by_location_then_rule() {
+        let a = Finding::new(rules::get("uuid-string"), Location::file("b"), "x");
+        let b = Finding::new(rules::get("absolute-path"), Location::file("b"), "x");
+        let c = Finding::new(rules::get("uuid-string"), Location::file("a"), "x");
+        let mut v = vec![a.clone(), b.clone(), c.clone()];
+        v.sort();
+        assert_eq!(v, vec![c, b, a]);
+    }
+
+    #[test]
+    fn specific_fix_overrides_rule_fix() {
+        let f = Finding::new(
+            rules::get("cmd-missing-prefix-map"),
+            Location::file("cmd"),
+            "-g",
+        );
+        assert_eq!(f.fix_text(), f.rule.fix);
+        let f = f.with_fix("-ffile-prefix-map=/src=.");
+        assert_eq!(f.fix_text(), "-ffile-prefix-map=/src=.");
+    }
+}

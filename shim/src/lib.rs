@@ -1,0 +1,1 @@
+//! libdetshim: see the shim issue.
