@@ -27,6 +27,26 @@ impl Location {
         }
     }
 
+    /// The location of a member of the container at `self`.
+    pub fn member(&self, name: &str) -> Location {
+        let mut loc = Location {
+            section: None,
+            offset: None,
+            ..self.clone()
+        };
+        loc.container.push(name.to_owned());
+        loc
+    }
+
+    /// The same location narrowed to a section and an offset inside it.
+    pub fn at(&self, section: impl Into<String>, offset: Option<u64>) -> Location {
+        Location {
+            section: Some(section.into()),
+            offset,
+            ..self.clone()
+        }
+    }
+
     /// `dist/x.whl!pkg/_speedups.so`: the file and its container chain joined by `!`.
     pub fn display_path(&self) -> String {
         let mut s = self.file.clone();

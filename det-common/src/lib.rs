@@ -4,9 +4,17 @@
 //! knowledge, the normalized environment, hashes, toolchains and manifests live here, once.
 
 pub mod artifact;
+pub mod command;
+pub mod detect;
+pub mod env;
 pub mod error;
 pub mod finding;
+pub mod hash;
+pub mod manifest;
+pub mod project;
+pub mod report;
 pub mod rules;
+pub mod toolchain;
 
 pub use error::{Error, Result};
 pub use finding::{Finding, Location};

@@ -1,0 +1,111 @@
+//! [`Bytes`]: cheap-to-clone content of a node, backed by a memory map or an owned buffer.
+
+use memmap2::Mmap;
+use std::fs::File;
+use std::ops::{Deref, Range};
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Debug)]
+enum Backing {
+    Mapped(Mmap),
+    Owned(Vec<u8>),
+}
+
+/// A range of a memory-mapped file or of an owned buffer. Cloning and slicing never copy.
+#[derive(Clone, Debug)]
+pub struct Bytes {
+    backing: Arc<Backing>,
+    range: Range<usize>,
+}
+
+impl Bytes {
+    pub fn from_vec(v: Vec<u8>) -> Bytes {
+        let len = v.len();
+        Bytes {
+            backing: Arc::new(Backing::Owned(v)),
+            range: 0..len,
+        }
+    }
+
+    /// Memory-map a file read-only. Empty files get an empty buffer (mmap rejects them).
+    pub fn map_file(path: &Path) -> crate::Result<Bytes> {
+        let file = File::open(path).map_err(|e| crate::Error::io(path, e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| crate::Error::io(path, e))?
+            .len();
+        if len == 0 {
+            return Ok(Bytes::from_vec(Vec::new()));
+        }
+        // SAFETY: the map is read-only; a file truncated by another process while we read it
+        // can raise SIGBUS, which is the accepted risk of every mmap-based reader (ripgrep,
+        // b3sum) and is documented in the README.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| crate::Error::io(path, e))?;
+        let len = map.len();
+        Ok(Bytes {
+            backing: Arc::new(Backing::Mapped(map)),
+            range: 0..len,
+        })
+    }
+
+    /// A sub-range, clamped to the available bytes (never panics on bad offsets).
+    pub fn slice(&self, range: Range<usize>) -> Bytes {
+        let len = self.range.len();
+        let start = range.start.min(len);
+        let end = range.end.clamp(start, len);
+        Bytes {
+            backing: Arc::clone(&self.backing),
+            range: self.range.start + start..self.range.start + end,
+        }
+    }
+
+    /// A sub-range, or `None` when it is not wholly inside.
+    pub fn get(&self, range: Range<usize>) -> Option<Bytes> {
+        (range.start <= range.end && range.end <= self.range.len()).then(|| self.slice(range))
+    }
+}
+
+impl Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        let all: &[u8] = match &*self.backing {
+            Backing::Mapped(m) => m,
+            Backing::Owned(v) => v,
+        };
+        &all[self.range.clone()]
+    }
+}
+
+impl AsRef<[u8]> for Bytes {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_are_clamped() {
+        let b = Bytes::from_vec(b"hello world".to_vec());
+        assert_eq!(&*b.slice(6..11), b"world");
+        assert_eq!(&*b.slice(6..100), b"world");
+        assert_eq!(&*b.slice(100..200), b"");
+        assert!(b.get(6..12).is_none());
+        assert_eq!(&*b.slice(6..11).slice(1..3), b"or");
+    }
+
+    #[test]
+    fn maps_files_including_empty_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e");
+        std::fs::write(&p, b"").unwrap();
+        assert_eq!(Bytes::map_file(&p).unwrap().len(), 0);
+        std::fs::write(&p, b"abc").unwrap();
+        assert_eq!(&*Bytes::map_file(&p).unwrap(), b"abc");
+        let err = Bytes::map_file(&dir.path().join("missing")).unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+    }
+}

@@ -1,0 +1,91 @@
+//! Detectors over a node: absolute paths, dates and times, UUIDs, header time fields,
+//! build ids, archive metadata. Scan runs them over every node of an artifact tree; verify
+//! runs them over the bytes that differ to name a difference's cause.
+
+mod archive;
+mod object;
+pub mod patterns;
+
+use crate::artifact::{Format, Limits, Node};
+use crate::finding::{Finding, Location};
+use crate::rules;
+
+/// What a scan needs to know besides the bytes.
+#[derive(Clone, Debug, Default)]
+pub struct ScanOptions {
+    /// Timestamps equal to this are the normalized build time, not a finding.
+    pub source_date_epoch: Option<i64>,
+    pub limits: Limits,
+}
+
+/// 1980-01-01T00:00:00Z, the earliest time a zip (DOS) timestamp can hold.
+pub const ZIP_EPOCH: i64 = 315_532_800;
+
+impl ScanOptions {
+    /// True when `t` is a normalized time: 0, the zip epoch, or SOURCE_DATE_EPOCH.
+    pub fn is_normalized_time(&self, t: i64) -> bool {
+        t == 0 || t == ZIP_EPOCH || Some(t) == self.source_date_epoch
+    }
+}
+
+/// Scan `node` (found at `loc`) and everything inside it, appending findings to `out`.
+///
+/// `parent` is the format of the container `node` is a member of, so that member metadata
+/// (an ar member's mtime, a zip entry's external attributes) is judged by the right rule.
+pub fn scan_node(
+    node: &Node,
+    loc: &Location,
+    parent: Option<Format>,
+    opts: &ScanOptions,
+    depth: u32,
+    out: &mut Vec<Finding>,
+) {
+    if let Some(parent) = parent {
+        archive::detect_member(node, loc, parent, opts, out);
+    }
+    match node.format {
+        Format::Elf | Format::MachO | Format::Pe | Format::Coff => {
+            object::detect(node, loc, opts, out)
+        }
+        Format::MachOFat => {}
+        Format::Ar(_)
+        | Format::Zip
+        | Format::Gzip
+        | Format::Xz
+        | Format::Zstd
+        | Format::Bzip2
+        | Format::Tar
+        | Format::Pyc => archive::detect(node, loc, opts, out),
+        Format::Text | Format::Other => patterns::detect(&node.data, loc, opts, out),
+    }
+    if !node.format.is_container() {
+        return;
+    }
+    if depth >= opts.limits.max_depth {
+        out.push(Finding::new(
+            rules::get("parse-error"),
+            loc.clone(),
+            format!(
+                "containers nested deeper than {} levels; not opened",
+                opts.limits.max_depth
+            ),
+        ));
+        return;
+    }
+    for child in node.children(&opts.limits) {
+        match child {
+            Ok(child) => {
+                let child_loc = loc.member(&child.name);
+                scan_node(&child, &child_loc, Some(node.format), opts, depth + 1, out);
+            }
+            Err(e) => {
+                let err_loc = if e.name.is_empty() {
+                    loc.clone()
+                } else {
+                    loc.member(&e.name)
+                };
+                out.push(Finding::new(rules::get("parse-error"), err_loc, e.message));
+            }
+        }
+    }
+}
