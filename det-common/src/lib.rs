@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod project;
 pub mod report;
 pub mod rules;
+pub mod scan;
 pub mod toolchain;
 
 pub use error::{Error, Result};

@@ -1,1 +1,78 @@
-fn main() {}
+//! `cargo xtask <job>`: project automation in Rust (test, demo, bench, docs).
+
+mod bench;
+mod demo;
+mod docs;
+mod setup;
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const USAGE: &str = "\
+cargo xtask <job>
+
+jobs:
+  test     set up what the tests need on this machine (zig, Python wheel, the SARIF
+           validator, Debian packages), then cargo fmt --check, clippy -D warnings and
+           cargo test --workspace with DET_REQUIRE_ZIG=1
+  demo     build testdata fixtures the ordinary way and with det's flags, and show what
+           det-scan finds in each, with the fix
+  bench    measure det-scan's throughput beside BLAKE3 hashing, and the shim's overhead
+  docs     regenerate docs/rules.md from the rules table
+";
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let ws = workspace_root();
+    match args.first().map(String::as_str) {
+        Some("test") => test(&ws, &args[1..]),
+        Some("demo") => demo::run(&ws),
+        Some("bench") => bench::run(&ws),
+        Some("docs") => docs::run(&ws),
+        Some("hash-tree") if args.len() == 2 => bench::hash_tree(Path::new(&args[1])),
+        Some("-h" | "--help" | "help") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown job `{other}`\n\n{USAGE}"),
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+/// The one test command: set-up, format check, lints, tests.
+fn test(ws: &Path, extra: &[String]) -> Result<()> {
+    let tools = setup::ensure_test_tools(ws)?;
+    cargo(ws, &["fmt", "--all", "--check"], &[])?;
+    cargo(ws, &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"], &[])?;
+    let mut args = vec!["test", "--workspace"];
+    args.extend(extra.iter().map(String::as_str));
+    let envs = tools.test_env();
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    cargo(ws, &args, &envs)
+}
+
+pub(crate) fn cargo(ws: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("xtask: cargo {}", args.join(" "));
+    let status = Command::new(&cargo)
+        .args(args)
+        .envs(envs.iter().copied())
+        .current_dir(ws)
+        .status()
+        .with_context(|| format!("running {cargo}"))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
