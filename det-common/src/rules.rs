@@ -444,6 +444,14 @@ pub static RULES: &[Rule] = &[
         reference: RB_PATHS,
     },
     Rule {
+        id: "cmd-missing-macro-prefix-map",
+        category: Category::Path,
+        severity: Severity::Low,
+        message: "a source file or include directory is named by an absolute path and no -ffile-prefix-map/-fmacro-prefix-map covers it: __FILE__ (e.g. in assert) would embed the build path",
+        fix: "add -ffile-prefix-map=<source root>=. (or -fmacro-prefix-map=<source root>=. for __FILE__ only)",
+        reference: RB_PATHS,
+    },
+    Rule {
         id: "cmd-native-cpu",
         category: Category::Flags,
         severity: Severity::High,
@@ -473,6 +481,14 @@ pub static RULES: &[Rule] = &[
         severity: Severity::High,
         message: "ar runs without deterministic mode (no `D` modifier, or `U`): members keep mtime, uid, gid and mode",
         fix: "use the `D` modifier (ar rcsD) and drop `U`",
+        reference: RB_ARCHIVES,
+    },
+    Rule {
+        id: "cmd-ar-default-mode",
+        category: Category::Metadata,
+        severity: Severity::Medium,
+        message: "ar runs without the `D` modifier: whether members keep mtime, uid, gid and mode depends on how this ar was built (GNU ar configured with --enable-deterministic-archives, as on Debian and Fedora, defaults to D; others do not)",
+        fix: "add the `D` modifier (ar rcsD) so the archive is deterministic with any ar",
         reference: RB_ARCHIVES,
     },
     Rule {

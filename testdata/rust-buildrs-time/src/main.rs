@@ -1,0 +1,3 @@
+fn main() {
+    println!("built at unix time (ns) {}", env!("BUILD_UNIX_TIME"));
+}

@@ -1,0 +1,3 @@
+fn main() {
+    println!("{}", rust_cc_sys::build_date());
+}
