@@ -1,0 +1,109 @@
+//! Command-line arguments: `cargo det-verify <COMMAND>`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "cargo", bin_name = "cargo", disable_help_subcommand = true)]
+enum Cargo {
+    DetVerify(VerifyArgs),
+}
+
+const LONG_ABOUT: &str = "\
+Prove that a build is reproducible: the same source and toolchain must give bit-for-bit
+identical outputs on every machine, whatever the time, path, user, host or locale.
+
+`cargo det-build` records every output's BLAKE3 and SHA-256 in a build manifest
+(det-manifest/1); `compare` checks manifests from several machines against each other.";
+
+/// Prove that builds are reproducible.
+#[derive(clap::Args, Debug)]
+#[command(version, long_about = LONG_ABOUT, disable_help_subcommand = true)]
+pub struct VerifyArgs {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    Compare(CompareArgs),
+}
+
+const COMPARE_LONG_ABOUT: &str = "\
+Compare build manifests (det-manifest/1, written by `cargo det-build`), output by output.
+The first manifest is the reference; every output must exist in each manifest with the
+same BLAKE3 and SHA-256. Differences in what the builds used (toolchains, injected flags,
+environment, inputs, SOURCE_DATE_EPOCH) are listed too: they often explain a differing
+output, but they do not by themselves make the builds non-reproducible.";
+
+const COMPARE_AFTER_HELP: &str = "\
+Examples:
+  cargo det-verify compare ci-linux.json laptop.json
+  cargo det-verify compare --format json a.json b.json c.json > compare.json
+
+Exit status: 0 when every output is identical in every manifest, 1 when one differs or is
+missing, 2 on a usage error or a manifest that cannot be read.";
+
+/// Compare build manifests from several machines, output by output
+#[derive(clap::Args, Debug)]
+#[command(long_about = COMPARE_LONG_ABOUT, after_help = COMPARE_AFTER_HELP)]
+pub struct CompareArgs {
+    /// Build manifests to compare; the first is the reference
+    #[arg(value_name = "MANIFEST", num_args = 2.., required = true)]
+    pub manifests: Vec<PathBuf>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// For people: the differing outputs with every manifest's hashes
+    Text,
+    /// For programs: schema det-compare/1, keys sorted
+    Json,
+}
+
+pub fn parse() -> VerifyArgs {
+    let Cargo::DetVerify(args) = Cargo::parse_from(cargo_style_args(std::env::args_os()));
+    args
+}
+
+/// Cargo runs `cargo-det-verify det-verify ARGS`; a user running the binary directly
+/// types `cargo-det-verify ARGS`. Insert the subcommand name in the second case.
+fn cargo_style_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    if args.get(1).is_none_or(|a| a != "det-verify") {
+        args.insert(1.min(args.len()), OsString::from("det-verify"));
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cargo::command().debug_assert();
+    }
+
+    #[test]
+    fn works_both_through_cargo_and_directly() {
+        let through_cargo = ["cargo-det-verify", "det-verify", "compare", "a", "b"];
+        let direct = ["cargo-det-verify", "compare", "a", "b"];
+        for argv in [&through_cargo[..], &direct[..]] {
+            let args = cargo_style_args(argv.iter().map(OsString::from));
+            let Cargo::DetVerify(v) = Cargo::try_parse_from(args).unwrap();
+            let Command::Compare(c) = v.command;
+            assert_eq!(c.manifests, [PathBuf::from("a"), PathBuf::from("b")]);
+            assert_eq!(c.format, Format::Text);
+        }
+        let one = cargo_style_args(["cargo-det-verify", "compare", "a"].map(OsString::from));
+        assert!(Cargo::try_parse_from(one).is_err());
+    }
+}
