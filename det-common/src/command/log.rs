@@ -154,12 +154,19 @@ static CARGO_RUNNING: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^Running `(.*)`\s*$").unwrap());
 static LIBTOOL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^libtool: [a-z]+: +(.*)$").unwrap());
+/// cargo's `Compiling name vX.Y.Z (/path)`: where a path package lives (`-v` does not print
+/// the CARGO_MANIFEST_DIR of each rustc, `-vv` does).
+static CARGO_COMPILING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:Compiling|Checking|Documenting|Fresh) (\S+) v\S+ \((/[^)]*)\)\s*$").unwrap()
+});
 static NINJA: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[\d+/\d+\] (.*)$").unwrap());
 
 struct LogScanner {
     file: String,
     /// make's `Entering directory` stack: the working directory of the commands that follow.
     dirs: Vec<PathBuf>,
+    /// Path packages cargo announced, in order: (package name, directory).
+    cargo_packages: Vec<(String, String)>,
     statics: StaticCache,
     out: Vec<Finding>,
 }
@@ -169,6 +176,7 @@ impl LogScanner {
         LogScanner {
             file: file.to_owned(),
             dirs: Vec::new(),
+            cargo_packages: Vec::new(),
             statics: StaticCache::default(),
             out: Vec::new(),
         }
@@ -185,8 +193,14 @@ impl LogScanner {
             }
             return;
         }
+        if let Some(c) = CARGO_COMPILING.captures(text) {
+            self.cargo_packages.push((c[1].to_owned(), c[2].to_owned()));
+            return;
+        }
+        let mut from_cargo = false;
         // Prefixes that announce a command for sure; a plain line must start with a tool.
         let (command, announced) = if let Some(c) = CARGO_RUNNING.captures(text) {
+            from_cargo = true;
             (c.get(1).unwrap().as_str(), true)
         } else if let Some(c) = LIBTOOL.captures(text) {
             (c.get(1).unwrap().as_str(), true)
@@ -213,15 +227,55 @@ impl LogScanner {
                 cwd = argv.get(1).and_then(|d| resolve_dir(cwd.as_deref(), d));
                 continue;
             }
+            let mut env = BTreeMap::new();
+            if from_cargo && let Some(dir) = self.cargo_package_dir(&argv) {
+                env.insert("CARGO_MANIFEST_DIR".to_owned(), dir);
+            }
             analyze_with_env(
                 &argv,
                 cwd.as_deref(),
-                BTreeMap::new(),
+                env,
                 &loc,
                 &mut self.statics,
                 &mut self.out,
             );
         }
+    }
+}
+
+impl LogScanner {
+    /// The directory of the path package a `cargo -v` rustc line compiles: the package whose
+    /// name is the crate name (`-` as `_`) or names the build-script `--out-dir`, else the
+    /// package cargo announced last. Registry crates need none: their source path is absolute.
+    fn cargo_package_dir(&self, argv: &[String]) -> Option<String> {
+        let value = |flag: &str| {
+            argv.iter()
+                .position(|a| a == flag)
+                .and_then(|i| argv.get(i + 1))
+                .map(String::as_str)
+        };
+        let crate_name = value("--crate-name").unwrap_or_default();
+        let out_dir = value("--out-dir").unwrap_or_default();
+        let build_dir = out_dir.rsplit('/').next().unwrap_or_default();
+        self.cargo_packages
+            .iter()
+            .rev()
+            .find(|(name, _)| {
+                name.replace('-', "_") == crate_name
+                    || build_dir
+                        .strip_prefix(name.as_str())
+                        .is_some_and(|rest| rest.starts_with('-'))
+            })
+            // Guessing is only safe for workspace members (relative source paths).
+            .or_else(|| {
+                let absolute_source = argv
+                    .iter()
+                    .any(|a| a.starts_with('/') && a.ends_with(".rs"));
+                (!absolute_source)
+                    .then(|| self.cargo_packages.last())
+                    .flatten()
+            })
+            .map(|(_, dir)| dir.clone())
     }
 }
 
