@@ -5,6 +5,8 @@
 //! above it through a read-only memory map (no copy, and BLAKE3 can hash the map in
 //! parallel). A tree is walked once, sorted, and its files are hashed in parallel (rayon).
 
+use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -79,26 +81,56 @@ pub fn hash_file(path: &Path) -> Result<FileHash> {
     hash_open_file(path, file, true)
 }
 
-/// Hash every entry under `root`, skipping each path for which `skip` returns true
-/// (called with the path relative to `root`; skipping a directory skips all it holds):
-/// `hash_tree(ws, |p| p == Path::new("target") || p == Path::new(".git"))`.
+/// Which entries a tree hash leaves out. A skipped directory is skipped with all it holds.
+/// The default skips nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TreeFilter {
+    /// Relative paths (`target`, `.git`), `/`-separated.
+    paths: BTreeSet<PathBuf>,
+    /// Names skipped at any depth (`__pycache__`).
+    names: BTreeSet<OsString>,
+}
+
+impl TreeFilter {
+    /// The filter for a cargo workspace's sources: skips `target` and `.git` at the root.
+    pub fn workspace() -> TreeFilter {
+        TreeFilter::default().skip_path("target").skip_path(".git")
+    }
+
+    /// Skip this path, relative to the root (`target`, `vendor/big`).
+    pub fn skip_path(mut self, rel: impl Into<PathBuf>) -> TreeFilter {
+        self.paths.insert(rel.into());
+        self
+    }
+
+    /// Skip every entry with this file name, at any depth (`__pycache__`).
+    pub fn skip_name(mut self, name: impl Into<OsString>) -> TreeFilter {
+        self.names.insert(name.into());
+        self
+    }
+
+    /// Whether the entry at `rel` (relative to the root) is left out.
+    pub fn skips(&self, rel: &Path) -> bool {
+        self.paths.contains(rel) || rel.file_name().is_some_and(|n| self.names.contains(n))
+    }
+}
+
+/// Hash every entry under `root` that `filter` keeps:
+/// `hash_tree(ws, &TreeFilter::workspace())`.
 ///
 /// Errors name the file: an unreadable file or directory, or a file type a tree of
 /// sources and outputs cannot hold (FIFO, socket, device — opening a FIFO would block).
-pub fn hash_tree<F>(root: &Path, skip: F) -> Result<TreeHash>
-where
-    F: Fn(&Path) -> bool,
-{
-    tree(root, &skip, true)
+pub fn hash_tree(root: &Path, filter: &TreeFilter) -> Result<TreeHash> {
+    tree(root, filter, true)
 }
 
 /// The root hash of [`hash_tree`] alone, without SHA-256 (about twice as fast): for
 /// identities such as toolchain ids, which need no SHA-256.
-pub(crate) fn tree_blake3(root: &Path, skip: &dyn Fn(&Path) -> bool) -> Result<String> {
-    Ok(tree(root, skip, false)?.blake3)
+pub(crate) fn tree_blake3(root: &Path, filter: &TreeFilter) -> Result<String> {
+    Ok(tree(root, filter, false)?.blake3)
 }
 
-fn tree(root: &Path, skip: &dyn Fn(&Path) -> bool, sha256: bool) -> Result<TreeHash> {
+fn tree(root: &Path, filter: &TreeFilter, sha256: bool) -> Result<TreeHash> {
     let meta = std::fs::metadata(root).map_err(|e| Error::io(root, e))?;
     if !meta.is_dir() {
         return Err(Error::invalid(root, "not a directory"));
@@ -112,7 +144,7 @@ fn tree(root: &Path, skip: &dyn Fn(&Path) -> bool, sha256: bool) -> Result<TreeH
         .min_depth(1)
         .into_iter()
         .filter_entry(|e| match e.path().strip_prefix(root) {
-            Ok(rel) => !skip(rel),
+            Ok(rel) => !filter.skips(rel),
             Err(_) => true,
         });
     for entry in walk {
@@ -361,9 +393,23 @@ mod tests {
         )
         .unwrap();
         std::fs::write(d.path().join("b"), b"b").unwrap();
-        let full = hash_tree(d.path(), |_| false).unwrap();
+        let full = hash_tree(d.path(), &TreeFilter::default()).unwrap();
         assert_eq!(full.entries.len(), 3);
-        assert_eq!(tree_blake3(d.path(), &|_| false).unwrap(), full.blake3);
+        assert_eq!(
+            tree_blake3(d.path(), &TreeFilter::default()).unwrap(),
+            full.blake3
+        );
+    }
+
+    #[test]
+    fn filter_matches_paths_at_the_root_and_names_anywhere() {
+        let f = TreeFilter::workspace().skip_name("__pycache__");
+        assert!(f.skips(Path::new("target")));
+        assert!(f.skips(Path::new(".git")));
+        assert!(!f.skips(Path::new("src/target")));
+        assert!(!f.skips(Path::new("targets")));
+        assert!(f.skips(Path::new("a/b/__pycache__")));
+        assert!(!TreeFilter::default().skips(Path::new("target")));
     }
 
     #[test]

@@ -479,9 +479,8 @@ pub fn identify_zig(zig: &Path) -> Result<Toolchain> {
 /// on first use, are skipped.
 pub fn toolchain_id(binary: &Path, lib_dir: &Path) -> Result<String> {
     let bin = crate::hash::hash_file(binary)?;
-    let tree = crate::hash::tree_blake3(lib_dir, &|rel: &Path| {
-        rel.file_name().is_some_and(|n| n == "__pycache__")
-    })?;
+    let filter = crate::hash::TreeFilter::default().skip_name("__pycache__");
+    let tree = crate::hash::tree_blake3(lib_dir, &filter)?;
     let mut h = blake3::Hasher::new();
     h.update(b"det-toolchain/1\0");
     h.update(bin.blake3.as_bytes());

@@ -6,7 +6,11 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 use std::process::Command;
 
-use det_common::hash::{EntryKind, MMAP_THRESHOLD, hash_bytes, hash_file, hash_tree};
+use det_common::hash::{EntryKind, MMAP_THRESHOLD, TreeFilter, hash_bytes, hash_file, hash_tree};
+
+fn all() -> TreeFilter {
+    TreeFilter::default()
+}
 
 fn sha256sum(path: &Path) -> String {
     let out = Command::new("sha256sum")
@@ -126,8 +130,8 @@ fn tree_hash_is_independent_of_creation_order_and_sorted_bytewise() {
     make_tree(d1.path(), false);
     make_tree(d2.path(), true);
     let (t1, t2) = (
-        hash_tree(d1.path(), |_| false).unwrap(),
-        hash_tree(d2.path(), |_| false).unwrap(),
+        hash_tree(d1.path(), &all()).unwrap(),
+        hash_tree(d2.path(), &all()).unwrap(),
     );
     assert_eq!(t1, t2);
     let paths: Vec<(&str, EntryKind)> = t1
@@ -165,7 +169,7 @@ fn tree_hash_changes_with_content_mode_link_target_and_names() {
         make_tree(d.path(), false);
         d
     };
-    let reference = hash_tree(base().path(), |_| false).unwrap().blake3;
+    let reference = hash_tree(base().path(), &all()).unwrap().blake3;
     let changes: Vec<(&str, Step)> = vec![
         (
             "content",
@@ -212,7 +216,7 @@ fn tree_hash_changes_with_content_mode_link_target_and_names() {
         let d = base();
         change(d.path());
         assert_ne!(
-            hash_tree(d.path(), |_| false).unwrap().blake3,
+            hash_tree(d.path(), &all()).unwrap().blake3,
             reference,
             "{what}"
         );
@@ -220,21 +224,27 @@ fn tree_hash_changes_with_content_mode_link_target_and_names() {
     // A mode change that keeps the kind (read bits only) does not count.
     let d = base();
     fs::set_permissions(d.path().join("b.txt"), fs::Permissions::from_mode(0o600)).unwrap();
-    assert_eq!(hash_tree(d.path(), |_| false).unwrap().blake3, reference);
+    assert_eq!(hash_tree(d.path(), &all()).unwrap().blake3, reference);
 }
 
 #[test]
 fn tree_filter_skips_whole_directories() {
     let d = tempfile::tempdir().unwrap();
     make_tree(d.path(), false);
-    let reference = hash_tree(d.path(), |_| false).unwrap();
+    let reference = hash_tree(d.path(), &all()).unwrap();
     fs::create_dir_all(d.path().join("target/debug")).unwrap();
     fs::write(d.path().join("target/debug/out"), "x").unwrap();
     fs::create_dir(d.path().join(".git")).unwrap();
-    let skip = |p: &Path| p == Path::new("target") || p == Path::new(".git");
-    assert_eq!(hash_tree(d.path(), skip).unwrap(), reference);
+    assert_eq!(
+        hash_tree(d.path(), &TreeFilter::workspace()).unwrap(),
+        reference
+    );
+    let skip_deep = TreeFilter::default().skip_path("a/deep");
+    let t = hash_tree(d.path(), &skip_deep).unwrap();
+    assert!(t.entries.iter().all(|e| !e.path.starts_with("a/deep")));
+    assert!(t.entries.iter().any(|e| e.path == "a"));
     assert_ne!(
-        hash_tree(d.path(), |_| false).unwrap().blake3,
+        hash_tree(d.path(), &all()).unwrap().blake3,
         reference.blake3
     );
 }
@@ -244,7 +254,7 @@ fn links_are_not_followed_even_in_a_loop() {
     let d = tempfile::tempdir().unwrap();
     symlink(".", d.path().join("self")).unwrap();
     symlink("/nonexistent", d.path().join("dangling")).unwrap();
-    let t = hash_tree(d.path(), |_| false).unwrap();
+    let t = hash_tree(d.path(), &all()).unwrap();
     assert_eq!(t.entries.len(), 2);
     assert!(t.entries.iter().all(|e| e.kind == EntryKind::Symlink));
 }
@@ -260,13 +270,13 @@ fn special_files_and_non_directories_are_errors_naming_the_path() {
             .unwrap()
             .success()
     );
-    let e = hash_tree(d.path(), |_| false).unwrap_err().to_string();
+    let e = hash_tree(d.path(), &all()).unwrap_err().to_string();
     assert!(e.starts_with(&format!("{}: ", fifo.display())), "{e}");
     assert!(e.contains("FIFO"), "{e}");
 
     let f = d.path().join("file");
     fs::write(&f, "x").unwrap();
-    let e = hash_tree(&f, |_| false).unwrap_err().to_string();
+    let e = hash_tree(&f, &all()).unwrap_err().to_string();
     assert_eq!(e, format!("{}: not a directory", f.display()));
 }
 
@@ -280,6 +290,6 @@ fn unreadable_file_is_an_error_naming_it() {
         eprintln!("skipped: running as root, mode 000 does not stop reads");
         return;
     }
-    let e = hash_tree(d.path(), |_| false).unwrap_err().to_string();
+    let e = hash_tree(d.path(), &all()).unwrap_err().to_string();
     assert!(e.starts_with(&format!("{}: ", f.display())), "{e}");
 }
