@@ -60,6 +60,30 @@ impl Bytes {
         }
     }
 
+    /// Hand the pages behind `range` back to the kernel: the scan is done with them. Keeps the
+    /// resident memory of a scan over a multi-GiB mapped file bounded; the bytes stay
+    /// readable (they are paged in again from the file). A no-op for owned buffers.
+    pub fn release(&self, range: Range<usize>) {
+        #[cfg(unix)]
+        if let Backing::Mapped(map) = &*self.backing {
+            let len = self.range.len();
+            let start = range.start.min(len);
+            let end = range.end.clamp(start, len);
+            let (start, end) = (self.range.start + start, self.range.start + end);
+            // Whole pages only: a page shared with the bytes around the range stays.
+            let page = 4096;
+            let (start, end) = (start.div_ceil(page) * page, end / page * page);
+            if start < end {
+                // SAFETY: the map is a read-only file mapping, never written, so MADV_DONTNEED
+                // only drops clean page-cache pages: later reads fault them in from the file
+                // with the same content. No reference observes a change.
+                let _ = unsafe {
+                    map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+                };
+            }
+        }
+    }
+
     /// A sub-range, or `None` when it is not wholly inside.
     pub fn get(&self, range: Range<usize>) -> Option<Bytes> {
         (range.start <= range.end && range.end <= self.range.len()).then(|| self.slice(range))

@@ -16,6 +16,9 @@ pub struct ScanOptions {
     /// Timestamps equal to this are the normalized build time, not a finding.
     pub source_date_epoch: Option<i64>,
     pub limits: Limits,
+    /// Absolute directories the artifacts were built in (e.g. the scanned project's root):
+    /// any path under one of them is a build path, whatever its prefix.
+    pub build_roots: Vec<String>,
 }
 
 /// 1980-01-01T00:00:00Z, the earliest time a zip (DOS) timestamp can hold.
@@ -56,7 +59,7 @@ pub fn scan_node(
         | Format::Bzip2
         | Format::Tar
         | Format::Pyc => archive::detect(node, loc, opts, out),
-        Format::Text | Format::Other => patterns::detect(&node.data, loc, opts, out),
+        Format::Text | Format::Other => patterns::detect_bytes(&node.data, loc, opts, out),
     }
     if !node.format.is_container() {
         return;

@@ -1,6 +1,995 @@
-//! (in progress)
-use super::ScanOptions;
-use crate::finding::{Finding, Location};
+//! Pattern detectors over arbitrary bytes: build paths, home paths, `__DATE__`/`__TIME__`
+//! strings, ISO 8601 and RFC 2822 dates, and UUID strings. They run over text files, over
+//! unknown binaries and, called by the object detectors, over one section at a time.
+//!
+//! One pass per buffer, two cheap prefilters: an Aho-Corasick automaton (SIMD "Teddy" on
+//! x86) over the literal anchors of paths (`/home/`, `/tmp/`, `/src/`, ...) and month
+//! names (`Nov `), and a `memchr2` sweep over `-` and `:` for ISO dates, UUIDs, standalone
+//! times and Windows drive paths. Each hit is confirmed by a few byte comparisons around
+//! it. Large buffers are split into chunks scanned in parallel (rayon); a match belongs
+//! to the chunk its anchor falls in, and the findings are sorted and deduplicated by
+//! offset, so the result does not depend on the chunking. Mapped files are scanned in
+//! windows whose pages are released behind the scan ([`detect_bytes`]), so a multi-GiB
+//! file scans in bounded memory.
+//!
+//! What counts as a build path is a judgment made to keep the noise down on real release
+//! binaries: system paths (`/usr/lib/...`, `/lib64/ld-linux-x86-64.so.2`, `/bin/sh`,
+//! `/dev/null`, `/proc/self/...`, `/etc/...`) and the remapped prefixes of rustc
+//! (`/rustc/<hash>/`, `/cargo/registry/`) are not; paths under `/home`, `/Users`, `/root`
+//! (→ `home-path`), `/tmp`, `/build`, `/work`, `/var/tmp`, `/private`, `/usr/src`,
+//! `/opt/build*`, CI work directories, [`ScanOptions::build_roots`], and paths with a
+//! checkout-like component (`src`, `target`, `.cargo`) under a non-system prefix are.
 
-/// Absolute paths, dates and UUIDs in arbitrary bytes.
-pub fn detect(_data: &[u8], _loc: &Location, _opts: &ScanOptions, _out: &mut Vec<Finding>) {}
+use super::ScanOptions;
+use crate::artifact::Bytes;
+use crate::finding::{Finding, Location};
+use crate::rules;
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
+use rayon::prelude::*;
+use std::ops::Range;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// The longest path or date reported; longer matches are cut (evidence stays readable).
+const MAX_MATCH: usize = 1024;
+/// Buffers larger than this are scanned in parallel chunks of this size.
+const CHUNK: usize = 1 << 20;
+/// Mapped data is scanned in windows of this size; pages behind a window are released.
+const WINDOW: usize = 64 << 20;
+/// How far from a `__DATE__`-form date a bare `HH:MM:SS` still counts as its `__TIME__`.
+const TIME_NEAR_DATE: usize = 64;
+
+/// Anchors of build and home paths. A hit is extended both ways to the whole path.
+const PATH_ANCHORS: &[&str] = &[
+    "/home/",
+    "/Users/",
+    "/root/",
+    "/tmp/",
+    "/build/",
+    "/builds/",
+    "/work/",
+    "/workspace/",
+    "/var/tmp/",
+    "/usr/src/",
+    "/private/",
+    "/opt/build",
+    "/__w/",
+    "/src/",
+    "/target/",
+    "/.cargo/",
+];
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// First path components that are the system's, not a build's.
+const SYSTEM_ROOTS: &[&[u8]] = &[
+    b"usr",
+    b"lib",
+    b"lib32",
+    b"lib64",
+    b"libx32",
+    b"bin",
+    b"sbin",
+    b"etc",
+    b"dev",
+    b"proc",
+    b"sys",
+    b"run",
+    b"var",
+    b"opt",
+    b"nix",
+    b"gnu",
+    b"snap",
+    b"System",
+    b"Library",
+    b"Applications",
+    b"Volumes",
+    b"rustc",
+    b"cargo",
+    b"mnt",
+    b"media",
+];
+
+/// First path components that are (nearly) always a build's: temp dirs and CI work dirs.
+const BUILD_ROOTS: &[&[u8]] = &[
+    b"tmp",
+    b"build",
+    b"builds",
+    b"work",
+    b"workspace",
+    b"private",
+    b"__w",
+    b"github",
+];
+
+/// Dates below this year are not build times (they are copyright years, epochs, ...).
+const MIN_YEAR: i32 = 1990;
+const MAX_YEAR: i32 = 2199;
+
+/// A match found in a buffer, before it becomes a [`Finding`].
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Hit {
+    start: usize,
+    rule: &'static str,
+    evidence: String,
+}
+
+/// The compiled prefilter: path anchors, month names, and extra build roots.
+struct Matcher {
+    ac: AhoCorasick,
+    /// Patterns `0..n_path` are path anchors, then 12 month names, then build roots.
+    n_path: usize,
+    roots: Vec<String>,
+}
+
+impl Matcher {
+    fn new(roots: &[String]) -> Matcher {
+        let mut pats: Vec<String> = PATH_ANCHORS.iter().map(|s| s.to_string()).collect();
+        let n_path = pats.len();
+        pats.extend(MONTHS.iter().map(|m| format!("{m} ")));
+        let roots: Vec<String> = roots
+            .iter()
+            .map(|r| r.trim_end_matches('/').to_owned())
+            .filter(|r| r.len() > 1 && r.starts_with('/'))
+            .collect();
+        pats.extend(roots.iter().cloned());
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&pats)
+            .expect("det bug: pattern anchors do not compile");
+        Matcher { ac, n_path, roots }
+    }
+
+    fn is_month(&self, pattern: usize) -> bool {
+        (self.n_path..self.n_path + 12).contains(&pattern)
+    }
+
+    fn is_path_anchor(&self, pattern: usize) -> bool {
+        pattern < self.n_path || pattern >= self.n_path + 12
+    }
+}
+
+/// The matcher for `roots`: the default one is built once, one with roots is cached.
+fn matcher(roots: &[String]) -> Arc<Matcher> {
+    static DEFAULT: OnceLock<Arc<Matcher>> = OnceLock::new();
+    static WITH_ROOTS: Mutex<Option<(Vec<String>, Arc<Matcher>)>> = Mutex::new(None);
+    if roots.is_empty() {
+        return Arc::clone(DEFAULT.get_or_init(|| Arc::new(Matcher::new(&[]))));
+    }
+    let mut cached = WITH_ROOTS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((r, m)) = &*cached
+        && r.as_slice() == roots
+    {
+        return Arc::clone(m);
+    }
+    let m = Arc::new(Matcher::new(roots));
+    *cached = Some((roots.to_vec(), Arc::clone(&m)));
+    m
+}
+
+/// SOURCE_DATE_EPOCH split into the forms dates are compared in.
+#[derive(Clone, Copy)]
+struct Normalized {
+    /// (year, month 1-12, day) of SOURCE_DATE_EPOCH and of the Unix epoch.
+    dates: [Option<(i32, u8, u8)>; 2],
+    times: [Option<(u8, u8, u8)>; 2],
+}
+
+impl Normalized {
+    fn new(opts: &ScanOptions) -> Normalized {
+        let split = |t: i64| {
+            let dt = time::OffsetDateTime::from_unix_timestamp(t).ok()?;
+            Some((
+                (dt.year(), u8::from(dt.month()), dt.day()),
+                (dt.hour(), dt.minute(), dt.second()),
+            ))
+        };
+        let sde = opts.source_date_epoch.and_then(split);
+        let zero = split(0);
+        Normalized {
+            dates: [sde.map(|s| s.0), zero.map(|z| z.0)],
+            times: [sde.map(|s| s.1), zero.map(|z| z.1)],
+        }
+    }
+
+    fn is_date(&self, d: (i32, u8, u8)) -> bool {
+        self.dates.contains(&Some(d))
+    }
+
+    fn is_time(&self, t: (u8, u8, u8)) -> bool {
+        self.times.contains(&Some(t))
+    }
+}
+
+/// Absolute paths, dates and UUIDs in arbitrary bytes; offsets are relative to `data`.
+pub fn detect(data: &[u8], loc: &Location, opts: &ScanOptions, out: &mut Vec<Finding>) {
+    detect_in(data, loc, None, 0, opts, out);
+}
+
+/// Like [`detect`] for the bytes of one section (or one region of a member): findings are
+/// located at `section` (when given) and offset `base + position in data`.
+pub fn detect_in(
+    data: &[u8],
+    loc: &Location,
+    section: Option<&str>,
+    base: u64,
+    opts: &ScanOptions,
+    out: &mut Vec<Finding>,
+) {
+    let hits = scan_range(data, 0..data.len(), opts);
+    push_findings(hits, loc, section, base, out);
+}
+
+/// Like [`detect`] over a node's content, in bounded memory: a memory-mapped file is
+/// scanned in windows and the pages behind each window are handed back to the kernel.
+pub fn detect_bytes(data: &Bytes, loc: &Location, opts: &ScanOptions, out: &mut Vec<Finding>) {
+    let mut hits = Vec::new();
+    let mut start = 0;
+    while start < data.len() {
+        let end = (start + WINDOW).min(data.len());
+        hits.extend(scan_range(data, start..end, opts));
+        // Matches look back at most MAX_MATCH bytes before their anchor; keep those pages.
+        data.release(0..end.saturating_sub(MAX_MATCH + 4096));
+        start = end;
+    }
+    data.release(0..data.len());
+    push_findings(hits, loc, None, 0, out);
+}
+
+fn push_findings(
+    mut hits: Vec<Hit>,
+    loc: &Location,
+    section: Option<&str>,
+    base: u64,
+    out: &mut Vec<Finding>,
+) {
+    hits.sort();
+    hits.dedup_by(|a, b| a.start == b.start && a.rule == b.rule);
+    for h in hits {
+        let offset = Some(base + h.start as u64);
+        let l = match section {
+            Some(s) => loc.at(s, offset),
+            None => Location {
+                offset,
+                ..loc.clone()
+            },
+        };
+        out.push(Finding::new(rules::get(h.rule), l, h.evidence));
+    }
+}
+
+/// All hits whose anchor lies in `range` of `data` (context is read outside the range).
+fn scan_range(data: &[u8], range: Range<usize>, opts: &ScanOptions) -> Vec<Hit> {
+    let m = matcher(&opts.build_roots);
+    let norm = Normalized::new(opts);
+    if range.len() <= 2 * CHUNK {
+        let mut hits = Vec::new();
+        scan_chunk(data, range, &m, &norm, &mut hits);
+        return hits;
+    }
+    let chunks: Vec<Range<usize>> = (range.start..range.end)
+        .step_by(CHUNK)
+        .map(|s| s..(s + CHUNK).min(range.end))
+        .collect();
+    chunks
+        .into_par_iter()
+        .map(|r| {
+            let mut hits = Vec::new();
+            scan_chunk(data, r, &m, &norm, &mut hits);
+            hits
+        })
+        .reduce(Vec::new, |mut a, b| {
+            a.extend(b);
+            a
+        })
+}
+
+fn scan_chunk(d: &[u8], range: Range<usize>, m: &Matcher, norm: &Normalized, hits: &mut Vec<Hit>) {
+    // Pass 1: literal anchors. The search may run past the range by the longest anchor so
+    // that an anchor starting inside it is found; matches starting after it are the next
+    // chunk's.
+    let search_end = (range.end + 64).min(d.len());
+    let mut pos = range.start;
+    while pos < range.end {
+        let Some(mt) = m.ac.find(Input::new(d).span(pos..search_end)) else {
+            break;
+        };
+        if mt.start() >= range.end {
+            break;
+        }
+        let p = mt.pattern().as_usize();
+        let mut next = mt.start() + 1;
+        if m.is_path_anchor(p) {
+            if let Some((s, e, rule)) = unix_path_at(d, mt.start(), &m.roots) {
+                hits.push(hit(d, s, e, rule));
+                next = next.max(e);
+            }
+        } else if m.is_month(p) {
+            next = next.max(month_at(d, mt.start(), norm, hits));
+        }
+        pos = next;
+    }
+    // Pass 2: `-` (ISO dates, UUIDs) and `:` (times, Windows drive paths).
+    let mut skip_until = range.start;
+    for mt in dash_colon().find_iter(&d[range.clone()]) {
+        let i = range.start + mt.start();
+        if i < skip_until {
+            continue;
+        }
+        if d[i] == b'-' {
+            if let Some(e) = iso_date_at(d, i, norm, hits).or_else(|| uuid_at(d, i, hits)) {
+                skip_until = e;
+            }
+        } else if let Some(e) = windows_path_at(d, i, hits) {
+            skip_until = e;
+        } else {
+            standalone_time_at(d, i, norm, hits);
+        }
+    }
+}
+
+/// `-` and `:`: a two-byte Aho-Corasick searcher runs as a SIMD memchr2.
+fn dash_colon() -> &'static AhoCorasick {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| AhoCorasick::new(["-", ":"]).expect("det bug: two bytes do not compile"))
+}
+
+fn hit(d: &[u8], s: usize, e: usize, rule: &'static str) -> Hit {
+    let e = e.min(s + MAX_MATCH);
+    Hit {
+        start: s,
+        rule,
+        evidence: String::from_utf8_lossy(&d[s..e]).into_owned(),
+    }
+}
+
+// ---- paths ----
+
+fn is_path_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'/' | b'.' | b'_' | b'-' | b'+' | b'~' | b'@' | b'=' | b',' | b'#'
+        )
+}
+
+/// The Unix path around the anchor at `p`, if it is a build or home path.
+fn unix_path_at(d: &[u8], p: usize, roots: &[String]) -> Option<(usize, usize, &'static str)> {
+    let lo = p.saturating_sub(MAX_MATCH);
+    let mut s = p;
+    while s > lo && is_path_byte(d[s - 1]) {
+        s -= 1;
+    }
+    if d[s] != b'/' || d.get(s + 1) == Some(&b'/') {
+        // Relative (`src/x`), or a URL / UNC-like `//host/...`.
+        return None;
+    }
+    let hi = (p + MAX_MATCH).min(d.len());
+    let mut e = p + 1;
+    while e < hi && is_path_byte(d[e]) {
+        e += 1;
+    }
+    // A path at the end of a sentence in a text file.
+    while e > s + 1 && matches!(d[e - 1], b'.' | b',') {
+        e -= 1;
+    }
+    let rule = classify_unix(&d[s..e], roots)?;
+    Some((s, e, rule))
+}
+
+/// `home-path`, `absolute-path`, or `None` for a system (or not-a-path) string.
+fn classify_unix(path: &[u8], roots: &[String]) -> Option<&'static str> {
+    let comps: Vec<&[u8]> = path[1..].split(|&b| b == b'/').collect();
+    let first = comps[0];
+    let valid = |c: &&[u8]| {
+        c.first()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.'))
+            && !c.windows(6).any(|w| w == b"XXXXXX")
+    };
+    let is_home = match first {
+        b"home" | b"Users" => comps.len() >= 2 && valid(&comps[1]),
+        b"root" => comps.len() >= 2 && valid(&comps[1]),
+        _ => false,
+    };
+    if is_home {
+        return Some("home-path");
+    }
+    for r in roots {
+        let r = r.as_bytes();
+        if path.starts_with(r) && (path.len() == r.len() || path[r.len()] == b'/') {
+            return Some("absolute-path");
+        }
+    }
+    let second = comps.get(1).filter(|c| valid(c));
+    if BUILD_ROOTS.contains(&first) {
+        return second.map(|_| "absolute-path");
+    }
+    match (first, comps.get(1).copied()) {
+        (b"usr", Some(b"src")) | (b"var", Some(b"tmp")) => {
+            return comps.get(2).filter(|c| valid(c)).map(|_| "absolute-path");
+        }
+        (b"opt", Some(c)) if c.starts_with(b"build") => return Some("absolute-path"),
+        _ => {}
+    }
+    if SYSTEM_ROOTS.contains(&first) || !valid(&first) {
+        return None;
+    }
+    // A checkout under an unknown prefix (/data/ci/proj/src/main.c): a source or cargo
+    // directory followed by at least one more component.
+    let checkout = comps[..comps.len().saturating_sub(1)]
+        .iter()
+        .any(|c| matches!(*c, b"src" | b"target" | b".cargo"));
+    checkout.then_some("absolute-path")
+}
+
+/// Whether `path` is absolute (Unix, Windows drive or UNC) and not a system or remapped
+/// path. For paths that debug information, a debug map or a PDB reference records, where
+/// any absolute directory of the build machine is a leak whatever its prefix.
+pub(crate) fn is_absolute_build_path(path: &[u8]) -> bool {
+    if path.starts_with(b"\\\\") {
+        return true;
+    }
+    if path.len() >= 3
+        && path[0].is_ascii_alphabetic()
+        && path[1] == b':'
+        && matches!(path[2], b'\\' | b'/')
+    {
+        let first = path[3..]
+            .split(|&b| b == b'\\' || b == b'/')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        return !first.is_empty()
+            && !first.starts_with(b"windows")
+            && !first.starts_with(b"program");
+    }
+    if path.first() != Some(&b'/') || path.get(1) == Some(&b'/') || path.len() < 2 {
+        return false;
+    }
+    let mut comps = path[1..].split(|&b| b == b'/');
+    let first = comps.next().unwrap_or_default();
+    match (first, comps.next()) {
+        (b"usr", Some(b"src")) | (b"var", Some(b"tmp")) => true,
+        (b"opt", Some(c)) if c.starts_with(b"build") => true,
+        _ => !SYSTEM_ROOTS.contains(&first),
+    }
+}
+
+/// A Windows drive path (`C:\...`, also after `\\?\`) whose colon is at `i`.
+fn windows_path_at(d: &[u8], i: usize, hits: &mut Vec<Hit>) -> Option<usize> {
+    if i == 0 || d.get(i + 1) != Some(&b'\\') || !d[i - 1].is_ascii_alphabetic() {
+        return None;
+    }
+    if i >= 2 && (d[i - 2].is_ascii_alphanumeric() || d[i - 2] == b'_') {
+        return None;
+    }
+    let mut s = i - 1;
+    if s >= 4 && &d[s - 4..s] == b"\\\\?\\" {
+        s -= 4;
+    }
+    let hi = (i + MAX_MATCH).min(d.len());
+    let mut e = i + 1;
+    while e < hi && (is_path_byte(d[e]) || d[e] == b'\\') {
+        e += 1;
+    }
+    while e > i + 2 && matches!(d[e - 1], b'.' | b',') {
+        e -= 1;
+    }
+    let rest = &d[i + 2..e];
+    let comps: Vec<&[u8]> = rest
+        .split(|&b| b == b'\\' || b == b'/')
+        .filter(|c| !c.is_empty())
+        .collect();
+    let first = comps.first()?;
+    let lower = first.to_ascii_lowercase();
+    let rule = match lower.as_slice() {
+        b"windows" | b"program" | b"programdata" | b"progra~1" | b"progra~2" => return None,
+        b"users" | b"documents and settings" if comps.len() >= 2 => "home-path",
+        _ if comps.len() >= 2 && first[0].is_ascii_alphanumeric() => "absolute-path",
+        _ => return None,
+    };
+    hits.push(hit(d, s, e, rule));
+    Some(e)
+}
+
+// ---- dates and times ----
+
+fn digits(d: &[u8], r: Range<usize>) -> Option<u32> {
+    let s = d.get(r)?;
+    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(s.iter().fold(0u32, |a, &b| a * 10 + (b - b'0') as u32))
+}
+
+fn is_digit_at(d: &[u8], i: usize) -> bool {
+    d.get(i).is_some_and(u8::is_ascii_digit)
+}
+
+/// `HH:MM:SS` at `s`, with no digit right after it.
+fn time_at(d: &[u8], s: usize) -> Option<(u8, u8, u8)> {
+    let h = digits(d, s..s + 2)?;
+    let m = digits(d, s + 3..s + 5)?;
+    let sec = digits(d, s + 6..s + 8)?;
+    (d[s + 2] == b':' && d[s + 5] == b':' && !is_digit_at(d, s + 8) && h < 24 && m < 60 && sec < 61)
+        .then_some((h as u8, m as u8, sec as u8))
+}
+
+fn valid_date(y: i32, mon: u8, day: u8) -> bool {
+    (MIN_YEAR..=MAX_YEAR).contains(&y)
+        && time::Month::try_from(mon)
+            .ok()
+            .and_then(|m| time::Date::from_calendar_date(y, m, day).ok())
+            .is_some()
+}
+
+/// `__DATE__` (`Nov 23 2026`), `__TIMESTAMP__` (`Sun Nov 23 01:02:03 2026`) or RFC 2822
+/// (`Mon, 23 Nov 2026 01:02:03 +0000`) around the month name at `p`. Returns where the
+/// scan may resume.
+fn month_at(d: &[u8], p: usize, norm: &Normalized, hits: &mut Vec<Hit>) -> usize {
+    if p > 0 && d[p - 1].is_ascii_alphanumeric() {
+        return p + 1;
+    }
+    let mon = MONTHS
+        .iter()
+        .position(|m| d[p..].starts_with(m.as_bytes()))
+        .map_or(0, |i| i as u8 + 1);
+    // Day after the month: `23` or ` 3` (space-padded, as __DATE__ writes it) or `3`.
+    let day_after = |at: usize| -> Option<(u8, usize)> {
+        if d.get(at) == Some(&b' ') {
+            return Some((digits(d, at + 1..at + 2)? as u8, at + 2));
+        }
+        if is_digit_at(d, at + 1) {
+            return Some((digits(d, at..at + 2)? as u8, at + 2));
+        }
+        Some((digits(d, at..at + 1)? as u8, at + 1))
+    };
+    if let Some((day, after_day)) = day_after(p + 4)
+        && d.get(after_day) == Some(&b' ')
+    {
+        // __DATE__: `Nov 23 2026`.
+        if let Some(y) = digits(d, after_day + 1..after_day + 5)
+            && !is_digit_at(d, after_day + 5)
+            && valid_date(y as i32, mon, day)
+        {
+            let e = after_day + 5;
+            if !norm.is_date((y as i32, mon, day)) {
+                hits.push(hit(d, p, e, "date-time-macro"));
+            }
+            times_near(d, p, e, norm, hits);
+            return e;
+        }
+        // __TIMESTAMP__: `Sun Nov 23 01:02:03 2026`.
+        if let Some(t) = time_at(d, after_day + 1)
+            && d.get(after_day + 9) == Some(&b' ')
+            && let Some(y) = digits(d, after_day + 10..after_day + 14)
+            && !is_digit_at(d, after_day + 14)
+            && valid_date(y as i32, mon, day)
+        {
+            let s = if p >= 4 && d[p - 1] == b' ' && d[p - 4].is_ascii_uppercase() {
+                p - 4
+            } else {
+                p
+            };
+            let e = after_day + 14;
+            if !(norm.is_date((y as i32, mon, day)) && norm.is_time(t)) {
+                hits.push(hit(d, s, e, "date-time-macro"));
+            }
+            return e;
+        }
+    }
+    // RFC 2822: `[Mon, ]23 Nov 2026 01:02[:03] +0000`.
+    if p >= 2 && d[p - 1] == b' ' && is_digit_at(d, p - 2) {
+        let (day, mut s) = if p >= 3 && is_digit_at(d, p - 3) {
+            (digits(d, p - 3..p - 1), p - 3)
+        } else {
+            (digits(d, p - 2..p - 1), p - 2)
+        };
+        let y = digits(d, p + 4..p + 8);
+        if let (Some(day), Some(y)) = (day, y)
+            && !(s > 0 && is_digit_at(d, s - 1))
+            && d.get(p + 8) == Some(&b' ')
+            && let Some(h) = digits(d, p + 9..p + 11)
+            && d.get(p + 11) == Some(&b':')
+            && let Some(mi) = digits(d, p + 12..p + 14)
+            && valid_date(y as i32, mon, day as u8)
+            && h < 24
+            && mi < 60
+        {
+            let mut e = p + 14;
+            let mut sec = 0;
+            if d.get(e) == Some(&b':')
+                && let Some(ss) = digits(d, e + 1..e + 3)
+            {
+                sec = ss;
+                e += 3;
+            }
+            let mut offset_s = 0i32;
+            if d.get(e) == Some(&b' ') {
+                let z = &d[e + 1..(e + 6).min(d.len())];
+                if z.len() == 5
+                    && matches!(z[0], b'+' | b'-')
+                    && let Some(zz) = digits(z, 1..5)
+                {
+                    let sign = if z[0] == b'-' { -1 } else { 1 };
+                    offset_s = sign * ((zz / 100) * 3600 + (zz % 100) * 60) as i32;
+                    e += 6;
+                } else if z.starts_with(b"GMT") || z.starts_with(b"UTC") {
+                    e += 4;
+                }
+            }
+            if s >= 5 && &d[s - 2..s] == b", " && d[s - 5].is_ascii_uppercase() {
+                s -= 5;
+            }
+            let t = epoch(y as i32, mon, day as u8, h, mi, sec, offset_s);
+            if !t.is_some_and(|t| norm_time(norm, t)) {
+                hits.push(hit(d, s, e, "embedded-date"));
+            }
+            return e;
+        }
+    }
+    p + 1
+}
+
+/// A bare `HH:MM:SS` within [`TIME_NEAR_DATE`] bytes of a `__DATE__` date at `s..e`.
+fn times_near(d: &[u8], s: usize, e: usize, norm: &Normalized, hits: &mut Vec<Hit>) {
+    let lo = s.saturating_sub(TIME_NEAR_DATE);
+    let hi = (e + TIME_NEAR_DATE).min(d.len());
+    for c in (lo..hi).filter(|&c| d[c] == b':') {
+        // Its own string (`"Nov 23 2026" "12:34:56"` laid out NUL-separated), or glued to
+        // the date (`__DATE__ " " __TIME__`); not the time of some other date nearby.
+        if c < 2 || !(c == 2 || d[c - 3] == 0 || (d[c - 3] == b' ' && c - 3 == e)) {
+            continue;
+        }
+        if let Some(t) = time_at(d, c - 2)
+            && !norm.is_time(t)
+        {
+            hits.push(hit(d, c - 2, c + 6, "date-time-macro"));
+        }
+    }
+}
+
+/// `HH:MM:SS` as a NUL-terminated string of its own, whose first colon is at `i`.
+fn standalone_time_at(d: &[u8], i: usize, norm: &Normalized, hits: &mut Vec<Hit>) {
+    if i < 2 || d.get(i + 6) != Some(&0) || (i > 2 && d[i - 3] != 0) {
+        return;
+    }
+    if let Some(t) = time_at(d, i - 2)
+        && !norm.is_time(t)
+    {
+        hits.push(hit(d, i - 2, i + 6, "date-time-macro"));
+    }
+}
+
+fn norm_time(norm: &Normalized, t: i64) -> bool {
+    let dt = time::OffsetDateTime::from_unix_timestamp(t).ok();
+    dt.is_some_and(|dt| {
+        norm.is_date((dt.year(), u8::from(dt.month()), dt.day()))
+            && norm.is_time((dt.hour(), dt.minute(), dt.second()))
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn epoch(y: i32, mon: u8, day: u8, h: u32, mi: u32, s: u32, offset_s: i32) -> Option<i64> {
+    let date = time::Date::from_calendar_date(y, time::Month::try_from(mon).ok()?, day).ok()?;
+    let t = time::Time::from_hms(h as u8, mi as u8, s.min(59) as u8).ok()?;
+    let off = time::UtcOffset::from_whole_seconds(offset_s).ok()?;
+    Some(
+        time::PrimitiveDateTime::new(date, t)
+            .assume_offset(off)
+            .unix_timestamp(),
+    )
+}
+
+/// ISO 8601 date and time (`2026-11-23T01:02:03Z`, `2026-11-23 01:02:03`, with fraction
+/// and offset) whose first `-` is at `i`. A date without a time is not reported: version
+/// strings and changelogs are full of them.
+fn iso_date_at(d: &[u8], i: usize, norm: &Normalized, hits: &mut Vec<Hit>) -> Option<usize> {
+    if i < 4 || (i > 4 && d[i - 5].is_ascii_alphanumeric()) {
+        return None;
+    }
+    let y = digits(d, i - 4..i)?;
+    let mon = digits(d, i + 1..i + 3)?;
+    if d.get(i + 3) != Some(&b'-') {
+        return None;
+    }
+    let day = digits(d, i + 4..i + 6)?;
+    if !matches!(d.get(i + 6), Some(b'T' | b' ')) {
+        return None;
+    }
+    let (h, mi, s) = time_at(d, i + 7).or_else(|| {
+        // `HH:MM` without seconds is ISO too.
+        let h = digits(d, i + 7..i + 9)?;
+        let m = digits(d, i + 10..i + 12)?;
+        (d[i + 9] == b':'
+            && !is_digit_at(d, i + 12)
+            && d.get(i + 12) != Some(&b':')
+            && h < 24
+            && m < 60)
+            .then_some((h as u8, m as u8, 0))
+    })?;
+    if !valid_date(y as i32, mon as u8, day as u8) {
+        return None;
+    }
+    let mut e = if d[i + 9] == b':' && d.get(i + 12) == Some(&b':') {
+        i + 15
+    } else {
+        i + 12
+    };
+    if d.get(e) == Some(&b'.') {
+        let mut f = e + 1;
+        while is_digit_at(d, f) && f < e + 10 {
+            f += 1;
+        }
+        if f > e + 1 {
+            e = f;
+        }
+    }
+    let mut offset_s = 0i32;
+    match d.get(e) {
+        Some(b'Z') => e += 1,
+        Some(&c @ (b'+' | b'-')) => {
+            let sign = if c == b'-' { -1 } else { 1 };
+            if let (Some(oh), Some(om)) = (digits(d, e + 1..e + 3), {
+                if d.get(e + 3) == Some(&b':') {
+                    digits(d, e + 4..e + 6)
+                } else {
+                    digits(d, e + 3..e + 5)
+                }
+            }) {
+                offset_s = sign * (oh * 3600 + om * 60) as i32;
+                e += if d.get(e + 3) == Some(&b':') { 6 } else { 5 };
+            }
+        }
+        _ => {}
+    }
+    let t = epoch(
+        y as i32, mon as u8, day as u8, h as u32, mi as u32, s as u32, offset_s,
+    );
+    if !t.is_some_and(|t| norm_time(norm, t)) {
+        hits.push(hit(d, i - 4, e, "embedded-date"));
+    }
+    Some(e)
+}
+
+/// An 8-4-4-4-12 hex UUID whose first `-` is at `i`.
+fn uuid_at(d: &[u8], i: usize, hits: &mut Vec<Hit>) -> Option<usize> {
+    if i < 8 || i + 28 > d.len() {
+        return None;
+    }
+    let s = i - 8;
+    let e = i + 28;
+    let u = &d[s..e];
+    if u[8] != b'-' || u[13] != b'-' || u[18] != b'-' || u[23] != b'-' {
+        return None;
+    }
+    let hex = |r: Range<usize>| u[r].iter().all(u8::is_ascii_hexdigit);
+    if !(hex(0..8) && hex(9..13) && hex(14..18) && hex(19..23) && hex(24..36)) {
+        return None;
+    }
+    let boundary = |b: Option<&u8>| b.is_none_or(|b| !b.is_ascii_alphanumeric() && *b != b'-');
+    if !boundary(s.checked_sub(1).map(|k| &d[k])) || !boundary(d.get(e)) {
+        return None;
+    }
+    let lower = u.iter().any(u8::is_ascii_lowercase);
+    let upper = u.iter().any(u8::is_ascii_uppercase);
+    // Mixed case is not how UUIDs are written; all zeros (nil) is not generated.
+    if (lower && upper) || u.iter().all(|&b| b == b'0' || b == b'-') {
+        return None;
+    }
+    hits.push(hit(d, s, e, "uuid-string"));
+    Some(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan_with(data: &[u8], opts: &ScanOptions) -> Vec<(String, u64, String)> {
+        let mut out = Vec::new();
+        detect(data, &Location::file("f"), opts, &mut out);
+        out.into_iter()
+            .map(|f| (f.rule.id.to_owned(), f.location.offset.unwrap(), f.evidence))
+            .collect()
+    }
+
+    fn scan(data: &[u8]) -> Vec<(String, u64, String)> {
+        scan_with(data, &ScanOptions::default())
+    }
+
+    fn one(rule: &str, off: u64, ev: &str) -> Vec<(String, u64, String)> {
+        vec![(rule.to_owned(), off, ev.to_owned())]
+    }
+
+    #[test]
+    fn build_and_home_paths() {
+        assert_eq!(
+            scan(b"\0/home/alice/proj/x.c\0"),
+            one("home-path", 1, "/home/alice/proj/x.c")
+        );
+        assert_eq!(
+            scan(b"at /Users/bob/src/a.rs:12"),
+            one("home-path", 3, "/Users/bob/src/a.rs")
+        );
+        assert_eq!(scan(b"\0/root/x\0"), one("home-path", 1, "/root/x"));
+        assert_eq!(
+            scan(b"\0/tmp/build-1/x.c\0"),
+            one("absolute-path", 1, "/tmp/build-1/x.c")
+        );
+        assert_eq!(
+            scan(b"\0/build/pkg-1.0/x.c\0"),
+            one("absolute-path", 1, "/build/pkg-1.0/x.c")
+        );
+        assert_eq!(
+            scan(b"\0/usr/src/linux/x.c\0"),
+            one("absolute-path", 1, "/usr/src/linux/x.c")
+        );
+        assert_eq!(
+            scan(b"\0/data/ci/proj/src/main.c\0"),
+            one("absolute-path", 1, "/data/ci/proj/src/main.c")
+        );
+        assert_eq!(
+            scan(b"see /work/proj/Makefile."),
+            one("absolute-path", 4, "/work/proj/Makefile")
+        );
+    }
+
+    #[test]
+    fn system_and_remapped_paths_are_not_build_paths() {
+        let normal: &[&[u8]] = &[
+            b"\0/usr/lib/x86_64-linux-gnu/libc.so.6\0",
+            b"\0/lib64/ld-linux-x86-64.so.2\0",
+            b"\0/bin/sh\0/dev/null\0/proc/self/exe\0/etc/passwd\0",
+            b"\0/rustc/90b35a6239c3d8bdabc530a6a0816f7ff89a0aaf/library/core/src/fmt/mod.rs\0",
+            b"\0/cargo/registry/src/index.crates.io-6f17d22bba15001f/serde-1.0.0/src/de.rs\0",
+            b"\0/tmp/ccXXXXXX\0/tmp/\0/home/%s/.config\0",
+            b"https://example.com/home/x/src/y",
+            b"relative/home/x/y.c",
+            b"\0/usr/include/stdio.h\0",
+        ];
+        for n in normal {
+            assert_eq!(scan(n), vec![], "{}", String::from_utf8_lossy(n));
+        }
+    }
+
+    #[test]
+    fn build_roots_from_options() {
+        let opts = ScanOptions {
+            build_roots: vec!["/srv/ci/job7".into()],
+            ..ScanOptions::default()
+        };
+        assert_eq!(
+            scan_with(b"\0/srv/ci/job7/lib.c\0", &opts),
+            one("absolute-path", 1, "/srv/ci/job7/lib.c")
+        );
+        assert_eq!(scan(b"\0/srv/ci/job7/lib.c\0"), vec![]);
+    }
+
+    #[test]
+    fn windows_paths() {
+        assert_eq!(
+            scan(b"\0C:\\Users\\bob\\x.pdb\0"),
+            one("home-path", 1, "C:\\Users\\bob\\x.pdb")
+        );
+        assert_eq!(
+            scan(b"\0D:\\a\\_work\\x.c\0"),
+            one("absolute-path", 1, "D:\\a\\_work\\x.c")
+        );
+        assert_eq!(
+            scan(b"\0\\\\?\\D:\\b\\x.c\0"),
+            one("absolute-path", 1, "\\\\?\\D:\\b\\x.c")
+        );
+        assert_eq!(scan(b"\0C:\\Windows\\System32\\kernel32.dll\0"), vec![]);
+    }
+
+    #[test]
+    fn date_macro_forms() {
+        assert_eq!(
+            scan(b"\0Nov 23 2026\0"),
+            one("date-time-macro", 1, "Nov 23 2026")
+        );
+        assert_eq!(
+            scan(b"\0Nov  3 2026\0"),
+            one("date-time-macro", 1, "Nov  3 2026")
+        );
+        let v = scan(b"\0Nov 23 2026\x0012:34:56\0");
+        assert_eq!(
+            v,
+            vec![
+                ("date-time-macro".into(), 1, "Nov 23 2026".into()),
+                ("date-time-macro".into(), 13, "12:34:56".into())
+            ]
+        );
+        assert_eq!(
+            scan(b"x\x0012:34:56\0y"),
+            one("date-time-macro", 2, "12:34:56")
+        );
+        assert_eq!(scan(b"at 12:34:56 in a log"), vec![]);
+        assert_eq!(
+            scan(b"\0Sun Nov 23 01:02:03 2026\0"),
+            one("date-time-macro", 1, "Sun Nov 23 01:02:03 2026")
+        );
+        assert_eq!(scan(b"Sep 2026 and Nov 99 2026 and XNov 23 2026"), vec![]);
+    }
+
+    #[test]
+    fn iso_and_rfc2822_dates() {
+        assert_eq!(
+            scan(b"built 2026-11-23T01:02:03Z."),
+            one("embedded-date", 6, "2026-11-23T01:02:03Z")
+        );
+        assert_eq!(
+            scan(b"2026-11-23T01:02:03+01:00"),
+            one("embedded-date", 0, "2026-11-23T01:02:03+01:00")
+        );
+        assert_eq!(
+            scan(b"[2026-11-23 01:02:03.123]"),
+            one("embedded-date", 1, "2026-11-23 01:02:03.123")
+        );
+        assert_eq!(scan(b"rustc 1.95.0 (2026-01-02)"), vec![]);
+        assert_eq!(
+            scan(b"Date: Mon, 23 Nov 2026 01:02:03 +0000\n"),
+            one("embedded-date", 6, "Mon, 23 Nov 2026 01:02:03 +0000")
+        );
+    }
+
+    #[test]
+    fn source_date_epoch_is_not_a_finding() {
+        // 2026-11-23T01:02:03Z
+        let opts = ScanOptions {
+            source_date_epoch: Some(1_795_395_723),
+            ..ScanOptions::default()
+        };
+        let s: &[u8] = b"\0Nov 23 2026\x0001:02:03\0 2026-11-23T01:02:03Z Mon, 23 Nov 2026 01:02:03 +0000 2026-11-23T02:02:03+01:00";
+        assert_eq!(scan_with(s, &opts), vec![]);
+        assert_eq!(scan(s).len(), 5);
+        assert_eq!(scan(b"1970-01-01T00:00:00Z \0Jan  1 1970\0"), vec![]);
+    }
+
+    #[test]
+    fn uuids() {
+        assert_eq!(
+            scan(b"id=123e4567-e89b-42d3-a456-426614174000;"),
+            one("uuid-string", 3, "123e4567-e89b-42d3-a456-426614174000")
+        );
+        assert_eq!(scan(b"00000000-0000-0000-0000-000000000000"), vec![]);
+        assert_eq!(scan(b"x123e4567-e89b-42d3-a456-426614174000"), vec![]);
+        assert_eq!(scan(b"123e4567-E89b-42d3-a456-426614174000"), vec![]);
+    }
+
+    #[test]
+    fn chunked_scan_equals_whole_scan() {
+        // Matches straddling chunk boundaries are found once, at the right offset.
+        let mut big = vec![0u8; 3 * CHUNK + 100];
+        let items: &[&[u8]] = &[b"/home/alice/x.c", b"Nov 23 2026", b"2026-11-23T01:02:03Z"];
+        let mut expect = Vec::new();
+        for (k, at) in [CHUNK - 3, 2 * CHUNK - 9, 3 * CHUNK - 1]
+            .into_iter()
+            .enumerate()
+        {
+            let it = items[k];
+            big[at..at + it.len()].copy_from_slice(it);
+            expect.push(at as u64);
+        }
+        let got: Vec<u64> = scan(&big).into_iter().map(|h| h.1).collect();
+        assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn section_offsets_are_based() {
+        let mut out = Vec::new();
+        detect_in(
+            b"\0/tmp/a/b.c",
+            &Location::file("f"),
+            Some(".rodata"),
+            100,
+            &ScanOptions::default(),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].location.section.as_deref(), Some(".rodata"));
+        assert_eq!(out[0].location.offset, Some(101));
+    }
+}

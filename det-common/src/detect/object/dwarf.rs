@@ -1,0 +1,125 @@
+//! DWARF (versions 2 to 5, through gimli): the compilation directory and the name of each
+//! compilation unit, and the line tables' include directories and file names. Each string
+//! is located where its bytes are (`.debug_str`, `.debug_line_str`, or inline in
+//! `.debug_info` / `.debug_line`), so the offset points at the evidence.
+
+use super::{ScanOptions, parse_error, patterns};
+use crate::finding::{Finding, Location};
+use crate::rules;
+use gimli::{EndianSlice, RunTimeEndian, SectionId};
+use object::Object;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+type Slice<'a> = EndianSlice<'a, RunTimeEndian>;
+
+pub(super) fn detect(
+    file: &object::File,
+    loc: &Location,
+    opts: &ScanOptions,
+    out: &mut Vec<Finding>,
+) {
+    if file.section_by_name(".debug_info").is_none() {
+        return;
+    }
+    let endian = if file.is_little_endian() {
+        RunTimeEndian::Little
+    } else {
+        RunTimeEndian::Big
+    };
+    let ids = [
+        SectionId::DebugAbbrev,
+        SectionId::DebugAddr,
+        SectionId::DebugInfo,
+        SectionId::DebugLine,
+        SectionId::DebugLineStr,
+        SectionId::DebugStr,
+        SectionId::DebugStrOffsets,
+        SectionId::DebugRngLists,
+        SectionId::DebugRanges,
+    ];
+    let mut loaded: BTreeMap<SectionId, Cow<[u8]>> = BTreeMap::new();
+    for id in ids {
+        let Some(section) = file.section_by_name(id.name()) else {
+            continue;
+        };
+        match super::elf::section_data(&section, opts) {
+            Ok(b) => {
+                loaded.insert(id, b);
+            }
+            Err(e) => out.push(parse_error(&loc.at(id.name(), None), format!("DWARF: {e}"))),
+        }
+    }
+    let dwarf = gimli::Dwarf::load(|id| -> Result<Slice, gimli::Error> {
+        Ok(EndianSlice::new(
+            loaded.get(&id).map_or(&[][..], |c| &**c),
+            endian,
+        ))
+    });
+    let Ok(dwarf) = dwarf else { return };
+    let locate = |s: &[u8]| -> (String, Option<u64>) {
+        let p = s.as_ptr() as usize;
+        for (id, buf) in &loaded {
+            let b = buf.as_ptr() as usize;
+            if p >= b && p + s.len() <= b + buf.len() {
+                return (id.name().to_owned(), Some((p - b) as u64));
+            }
+        }
+        (SectionId::DebugInfo.name().to_owned(), None)
+    };
+    let mut report = |rule: &'static str, s: &[u8], out: &mut Vec<Finding>| {
+        let (section, offset) = locate(s);
+        out.push(Finding::new(
+            rules::get(rule),
+            loc.at(section, offset),
+            String::from_utf8_lossy(&s[..s.len().min(1024)]).into_owned(),
+        ));
+    };
+    if let Err(e) = walk(&dwarf, &mut report, out) {
+        out.push(parse_error(
+            &loc.at(".debug_info", None),
+            format!("DWARF: {e}; the units before the error were scanned"),
+        ));
+    }
+}
+
+fn walk<'a>(
+    dwarf: &gimli::Dwarf<Slice<'a>>,
+    report: &mut impl FnMut(&'static str, &[u8], &mut Vec<Finding>),
+    out: &mut Vec<Finding>,
+) -> gimli::Result<()> {
+    let mut units = dwarf.units();
+    while let Some(header) = units.next()? {
+        let unit = dwarf.unit(header)?;
+        if let Some(dir) = unit.comp_dir {
+            // rustc's remapped standard library (`/rustc/<commit>`) is the same everywhere.
+            if patterns::is_absolute_build_path(&dir) {
+                report("debug-comp-dir", &dir, out);
+            }
+        }
+        if let Some(name) = unit.name
+            && patterns::is_absolute_build_path(&name)
+        {
+            report("debug-path", &name, out);
+        }
+        let Some(program) = unit.line_program.as_ref() else {
+            continue;
+        };
+        let header = program.header();
+        for dir in header.include_directories() {
+            if let Ok(s) = dwarf.attr_string(&unit, *dir)
+                && patterns::is_absolute_build_path(&s)
+            {
+                report("debug-path", &s, out);
+            }
+        }
+        for file in header.file_names() {
+            if let Ok(s) = dwarf.attr_string(&unit, file.path_name())
+                && patterns::is_absolute_build_path(&s)
+            {
+                report("debug-path", &s, out);
+            }
+        }
+    }
+    Ok(())
+}
