@@ -557,6 +557,14 @@ pub static RULES: &[Rule] = &[
         reference: RB_SDE,
     },
     Rule {
+        id: "cargo-build-script-clock-sde",
+        category: Category::Timestamp,
+        severity: Severity::Low,
+        message: "a build script or proc macro reads the wall clock, and also reads SOURCE_DATE_EPOCH (probably as an override)",
+        fix: "build with SOURCE_DATE_EPOCH set, and check that it replaces every clock read",
+        reference: RB_SDE,
+    },
+    Rule {
         id: "cargo-build-script-host",
         category: Category::Host,
         severity: Severity::High,
