@@ -1,1 +1,74 @@
-fn main() {}
+//! `cargo det-build`: build a cargo project, any command, or one compiler call
+//! deterministically. For now the one verb is `shim-path`.
+
+mod shim;
+
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(bin_name = "cargo", version, styles = clap::builder::Styles::plain())]
+enum Cargo {
+    /// Build deterministically.
+    #[command(name = "det-build", version)]
+    DetBuild(DetBuild),
+}
+
+#[derive(clap::Args)]
+struct DetBuild {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the path of libdetshim.so (the LD_PRELOAD library), writing it to the cache
+    /// directory ($DET_CACHE_DIR, $XDG_CACHE_HOME/det or ~/.cache/det) if needed.
+    ShimPath,
+}
+
+/// Arguments as clap expects them: `cargo det-build ...` passes "det-build" as the first
+/// argument; run directly as `cargo-det-build ...` it is missing, so add it.
+fn cargo_args() -> Vec<std::ffi::OsString> {
+    let mut args: Vec<_> = std::env::args_os().collect();
+    if args.get(1).is_none_or(|a| a != "det-build") {
+        args.insert(1.min(args.len()), "det-build".into());
+    }
+    args
+}
+
+fn main() -> ExitCode {
+    let Cargo::DetBuild(cli) = match Cargo::try_parse_from(cargo_args()) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: DetBuild) -> anyhow::Result<()> {
+    match cli.command {
+        Command::ShimPath => {
+            let path = shim::shim_path()?;
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error.
+            match writeln!(out, "{}", path.display()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                r => Ok(r?),
+            }
+        }
+    }
+}
