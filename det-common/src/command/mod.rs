@@ -33,6 +33,8 @@ pub enum ToolFamily {
     /// `zig cc`, `zig c++` (clang inside a statically linked zig).
     ZigCc,
     Rustc,
+    /// cargo itself: the flags it hands rustc through RUSTFLAGS and CARGO_INCREMENTAL.
+    Cargo,
     /// The go command (`go build`, `go install`, ...).
     Go,
     /// GNU ar, gcc-ar, llvm-ar.
@@ -68,6 +70,7 @@ const TOOL_NAMES: &[(&str, ToolFamily)] = &[
     ("gold", ToolFamily::Linker),
     ("rustc", ToolFamily::Rustc),
     ("go", ToolFamily::Go),
+    ("cargo", ToolFamily::Cargo),
 ];
 
 /// Commands that run the command after them (and their own leading options).
@@ -214,6 +217,7 @@ pub(crate) fn analyze_with_env(
         ToolFamily::Gcc | ToolFamily::Clang | ToolFamily::ZigCc => analyze_c(&inv, loc, out),
         ToolFamily::Rustc => analyze_rustc(&inv, loc, out),
         ToolFamily::Go => analyze_go(&inv, loc, out),
+        ToolFamily::Cargo => analyze_cargo(&inv, loc, out),
         ToolFamily::Ar => analyze_ar(&inv, loc, out),
         ToolFamily::Ranlib => analyze_ranlib(&inv, loc, out),
         ToolFamily::Linker => analyze_linker_args(
@@ -849,6 +853,77 @@ fn cargo_home_of(path: &str) -> Option<String> {
         .iter()
         .find_map(|m| path.find(m).map(|i| path[..i].to_owned()))
         .filter(|h| !h.is_empty())
+}
+
+// ---------------------------------------------------------------------------------------
+// cargo
+
+/// `RUSTFLAGS=... cargo build`: the rustc flags cargo will pass, and CARGO_INCREMENTAL. The
+/// path remapping is not judged here: `[build] rustflags` in `.cargo/config.toml` may carry
+/// it; a `cargo build -v` log shows each rustc command with its real flags.
+fn analyze_cargo(inv: &Invocation, loc: &Location, out: &mut Vec<Finding>) {
+    let sub = inv
+        .args
+        .iter()
+        .find(|a| !a.starts_with('-') && !a.starts_with('+'))
+        .map(String::as_str);
+    if !matches!(sub, Some("build" | "b" | "rustc" | "install" | "run" | "r")) {
+        return;
+    }
+    let flags: Vec<String> = if let Some(enc) = inv.env.get("CARGO_ENCODED_RUSTFLAGS") {
+        enc.split('\x1f').map(str::to_owned).collect()
+    } else {
+        let plain = inv
+            .env
+            .get("RUSTFLAGS")
+            .or_else(|| inv.env.get("CARGO_BUILD_RUSTFLAGS"));
+        plain.map_or_else(Vec::new, |f| {
+            f.split_whitespace().map(str::to_owned).collect()
+        })
+    };
+    let mut i = 0;
+    while i < flags.len() {
+        let (written, opt) = match flags[i].as_str() {
+            "-C" | "--codegen" => {
+                i += 1;
+                match flags.get(i) {
+                    Some(v) => (format!("{} {v}", flags[i - 1]), v.as_str()),
+                    None => break,
+                }
+            }
+            f => match f
+                .strip_prefix("-C")
+                .or_else(|| f.strip_prefix("--codegen="))
+            {
+                Some(v) => (f.to_owned(), v),
+                None => {
+                    i += 1;
+                    continue;
+                }
+            },
+        };
+        i += 1;
+        if opt.replace(' ', "") == "target-cpu=native" {
+            out.push(
+                Finding::new(
+                    rules::get("cmd-native-cpu"),
+                    loc.clone(),
+                    format!("RUSTFLAGS {written}"),
+                )
+                .with_fix("-C target-cpu=x86-64-v2 in RUSTFLAGS (instead of target-cpu=native; or the oldest CPU you support)"),
+            );
+        }
+    }
+    if inv.env.get("CARGO_INCREMENTAL").map(String::as_str) == Some("1") {
+        out.push(
+            Finding::new(
+                rules::get("cmd-rustc-incremental"),
+                loc.clone(),
+                "CARGO_INCREMENTAL=1 cargo",
+            )
+            .with_fix("CARGO_INCREMENTAL=0"),
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------

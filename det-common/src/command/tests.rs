@@ -118,7 +118,10 @@ fn debug_info_needs_a_prefix_map_covering_cwd() {
 fn absolute_sources_need_their_own_map() {
     // cmake: build dir /src/p/build, sources under /src/p/src; the common root is mapped.
     assert_eq!(
-        check("/usr/bin/cc -g -o x.o -c /src/p/src/a.c", Some("/src/p/build")),
+        check(
+            "/usr/bin/cc -g -o x.o -c /src/p/src/a.c",
+            Some("/src/p/build")
+        ),
         vec![(
             "cmd-missing-prefix-map",
             "cc -g /src/p/src/a.c".to_owned(),
@@ -162,7 +165,10 @@ fn absolute_sources_need_their_own_map() {
         "-fmacro-prefix-map=/src/p/src=."
     );
     assert_eq!(
-        ids("cc -c /src/p/src/a.c -fmacro-prefix-map=/src/p=.", Some("/src/p")),
+        ids(
+            "cc -c /src/p/src/a.c -fmacro-prefix-map=/src/p=.",
+            Some("/src/p")
+        ),
         Vec::<&str>::new()
     );
     // Relative sources and no debug info: nothing leaks.
@@ -438,4 +444,36 @@ fn static_elf_detection() {
     // The dynamically linked gcc driver on this machine has an interpreter.
     let gcc = resolve_program("gcc", None, &BTreeMap::new()).expect("gcc on PATH");
     assert!(!is_static_elf(&gcc));
+}
+
+#[test]
+fn cargo_rustflags_and_incremental() {
+    assert_eq!(
+        check("RUSTFLAGS='-Ctarget-cpu=native --remap-path-prefix=/w=.' cargo build --release", Some("/w")),
+        vec![(
+            "cmd-native-cpu",
+            "RUSTFLAGS -Ctarget-cpu=native".to_owned(),
+            "-C target-cpu=x86-64-v2 in RUSTFLAGS (instead of target-cpu=native; or the oldest CPU you support)".to_owned()
+        )]
+    );
+    assert_eq!(
+        ids("RUSTFLAGS='-C target-cpu=native' cargo +stable b", None),
+        vec!["cmd-native-cpu"]
+    );
+    assert_eq!(
+        ids("CARGO_INCREMENTAL=1 cargo build --release", None),
+        vec!["cmd-rustc-incremental"]
+    );
+    assert_eq!(
+        ids("RUSTFLAGS='-C target-cpu=native' cargo metadata", None),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        ids("RUSTFLAGS='-C opt-level=3' cargo build", None),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        classify(&argv("cargo build")).map(|c| c.0),
+        Some(ToolFamily::Cargo)
+    );
 }
