@@ -321,3 +321,29 @@ fn static_tools_are_out_of_the_shims_reach() {
         );
     }
 }
+
+#[test]
+fn overlong_log_line_is_skipped_not_held() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("huge.log");
+    let mut text = "x".repeat(5 * 1024 * 1024);
+    text.push_str("\ngcc -g -c a.c\n");
+    std::fs::write(&log, text).unwrap();
+    let f = analyze_build_log(&log).unwrap();
+    assert_eq!(
+        summary(&f),
+        vec![
+            (
+                "parse-error",
+                "line 1".to_owned(),
+                "line longer than 4194304 bytes, skipped; det could not read this command"
+                    .to_owned()
+            ),
+            (
+                "cmd-missing-prefix-map",
+                "line 2".to_owned(),
+                "-ffile-prefix-map=$PWD=.".to_owned()
+            ),
+        ]
+    );
+}

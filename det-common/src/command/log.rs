@@ -3,7 +3,7 @@
 //! `cd dir && cc ...`, libtool's `libtool: compile:` lines, `sh -x` traces).
 
 use super::shell::{shell_split, split_command_list};
-use super::{StaticCache, analyze_with_env, classify, env_assignment, resolve_dir, tool_name};
+use super::{StaticCache, analyze_list, analyze_with_env, classify, env_assignment, tool_name};
 use crate::error::{Error, Result};
 use crate::finding::{Finding, Location};
 use crate::rules;
@@ -221,25 +221,20 @@ impl LogScanner {
                 return;
             }
         };
-        let mut cwd = self.dirs.last().cloned();
-        for argv in commands {
-            if argv[0] == "cd" {
-                cwd = argv.get(1).and_then(|d| resolve_dir(cwd.as_deref(), d));
-                continue;
-            }
-            let mut env = BTreeMap::new();
-            if from_cargo && let Some(dir) = self.cargo_package_dir(&argv) {
-                env.insert("CARGO_MANIFEST_DIR".to_owned(), dir);
-            }
-            analyze_with_env(
-                &argv,
-                cwd.as_deref(),
-                env,
-                &loc,
-                &mut self.statics,
-                &mut self.out,
-            );
+        let mut env = BTreeMap::new();
+        if from_cargo && let Some(dir) = commands.first().and_then(|a| self.cargo_package_dir(a)) {
+            env.insert("CARGO_MANIFEST_DIR".to_owned(), dir);
         }
+        let cwd = self.dirs.last().cloned();
+        analyze_list(
+            &commands,
+            cwd.as_deref(),
+            &env,
+            &loc,
+            &mut self.statics,
+            &mut self.out,
+            0,
+        );
     }
 }
 
@@ -290,6 +285,7 @@ fn starts_with_command(line: &str) -> bool {
         let name = tool_name(word);
         return name == "cd"
             || name == "env"
+            || super::SHELLS.contains(&name.as_str())
             || super::WRAPPERS.contains(&name.as_str())
             || classify(&[word.to_owned(), "cc".to_owned()]).is_some();
     }

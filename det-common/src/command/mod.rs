@@ -83,7 +83,14 @@ const WRAPPERS: &[&str] = &[
     "time",
     "nice",
     "nohup",
+    "libtool",
 ];
+
+/// Shells: `sh -c 'script'` runs a command list, `sh script args` runs the script.
+const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh"];
+
+/// How deep `sh -c "sh -c '...'"` nesting is followed.
+const MAX_SHELL_DEPTH: u8 = 4;
 
 /// The tool's name as matched: file name without `.exe` and without a version suffix.
 fn tool_name(arg0: &str) -> String {
@@ -170,10 +177,43 @@ impl StaticCache {
 pub(crate) fn analyze_with_env(
     argv: &[String],
     cwd: Option<&Path>,
+    env: BTreeMap<String, String>,
+    loc: &Location,
+    statics: &mut StaticCache,
+    out: &mut Vec<Finding>,
+) {
+    analyze_nested(argv, cwd, env, loc, statics, out, 0);
+}
+
+/// Each simple command of a list (`cd build && cc -c a.c`), `cd` moving the working
+/// directory of the commands after it.
+pub(crate) fn analyze_list(
+    commands: &[Vec<String>],
+    cwd: Option<&Path>,
+    env: &BTreeMap<String, String>,
+    loc: &Location,
+    statics: &mut StaticCache,
+    out: &mut Vec<Finding>,
+    depth: u8,
+) {
+    let mut cwd = cwd.map(Path::to_owned);
+    for argv in commands {
+        if argv.first().map(String::as_str) == Some("cd") {
+            cwd = argv.get(1).and_then(|d| resolve_dir(cwd.as_deref(), d));
+            continue;
+        }
+        analyze_nested(argv, cwd.as_deref(), env.clone(), loc, statics, out, depth);
+    }
+}
+
+fn analyze_nested(
+    argv: &[String],
+    cwd: Option<&Path>,
     mut env: BTreeMap<String, String>,
     loc: &Location,
     statics: &mut StaticCache,
     out: &mut Vec<Finding>,
+    depth: u8,
 ) {
     let mut rest = argv;
     // Peel `A=b`, `env [-i] A=b`, and wrappers until the tool itself.
@@ -190,6 +230,21 @@ pub(crate) fn analyze_with_env(
         } else if WRAPPERS.contains(&tool_name(first).as_str()) {
             rest = &rest[1..];
             while rest.first().is_some_and(|a| a.starts_with('-')) {
+                rest = &rest[1..];
+            }
+        } else if SHELLS.contains(&tool_name(first).as_str()) {
+            rest = &rest[1..];
+            // `-c`, `-ec`, `-xc`: the next word is a script; other options are skipped.
+            while let Some(opt) = rest.first().filter(|a| a.starts_with('-')) {
+                if !opt.starts_with("--") && opt.ends_with('c') {
+                    if let Some(script) = rest.get(1)
+                        && depth < MAX_SHELL_DEPTH
+                        && let Ok(commands) = shell::split_command_list(script)
+                    {
+                        analyze_list(&commands, cwd, &env, loc, statics, out, depth + 1);
+                    }
+                    return;
+                }
                 rest = &rest[1..];
             }
         } else {

@@ -477,3 +477,50 @@ fn cargo_rustflags_and_incremental() {
         Some(ToolFamily::Cargo)
     );
 }
+
+#[test]
+fn shells_and_libtool_are_followed() {
+    assert_eq!(
+        check(
+            "sh -ec 'cd sub && gcc -g -c a.c; ar rcsU l.a a.o'",
+            Some("/w/p")
+        ),
+        vec![
+            (
+                "cmd-missing-prefix-map",
+                "gcc -g a.c".to_owned(),
+                "-ffile-prefix-map=/w/p/sub=.".to_owned()
+            ),
+            (
+                "cmd-ar-nondeterministic",
+                "ar rcsU".to_owned(),
+                "ar rcsD".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(
+        ids(
+            "/bin/bash ../libtool --tag=CC --mode=compile gcc -march=native -c x.c",
+            Some("/w")
+        ),
+        vec!["cmd-native-cpu"]
+    );
+    // Nesting is followed a few levels, not forever.
+    let mut cmd = "gcc -march=native -c a.c".to_owned();
+    for _ in 0..3 {
+        cmd = format!("sh -c {}", shell_quote(&cmd));
+    }
+    assert_eq!(ids(&cmd, Some("/w")), vec!["cmd-native-cpu"]);
+    for _ in 0..3 {
+        cmd = format!("sh -c {}", shell_quote(&cmd));
+    }
+    assert_eq!(ids(&cmd, Some("/w")), Vec::<&str>::new());
+    let broken: Vec<String> = ["sh", "-c", "gcc -march=native 'a.c"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(analyze_command(&broken, None, &Location::file("x")), vec![]);
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
