@@ -6,8 +6,13 @@
 //! memory-mapped file or of a bounded decompressed buffer). Containers open their members
 //! lazily through [`Node::children`].
 
+pub(crate) mod ar;
 mod bytes;
+pub(crate) mod compress;
 mod detect_format;
+pub(crate) mod pyc;
+pub(crate) mod tar;
+pub(crate) mod zip;
 
 pub use bytes::Bytes;
 pub use detect_format::{ArKind, Format, SNIFF_LEN, detect};
@@ -117,7 +122,14 @@ impl Node {
         &'a self,
         limits: &'a Limits,
     ) -> Box<dyn Iterator<Item = Result<Node, ChildError>> + 'a> {
-        let _ = limits;
-        Box::new(std::iter::empty())
+        match self.format {
+            Format::Ar(_) => ar::children(self, limits),
+            Format::Zip => self::zip::children(self, limits),
+            Format::Tar => tar::children(self, limits),
+            Format::Gzip | Format::Xz | Format::Zstd | Format::Bzip2 => {
+                compress::children(self, limits)
+            }
+            _ => Box::new(std::iter::empty()),
+        }
     }
 }

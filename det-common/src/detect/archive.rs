@@ -1,15 +1,590 @@
-//! (in progress)
+//! Archive and container metadata detectors: ar, zip/wheel/jar, tar, gzip and pyc headers.
+//!
+//! Two entry points, called by [`super::scan_node`]:
+//! - [`detect`] judges a container (or pyc) node's own header: gzip MTIME/FNAME, pyc
+//!   invalidation mode, zip entry order and wheel RECORD order, tar member order. It reads
+//!   headers only (the zip central directory, tar headers), never member content.
+//! - [`detect_member`] judges one member's metadata (`mtime`, `uid`, `mode`, ...) as its
+//!   container format recorded it.
+//!
+//! Reports stay readable on big archives: [`aggregate_members`] folds the per-member
+//! findings of one container into one finding per rule, located at the first offending
+//! member, its evidence saying how many other members share the problem and naming a few.
+//! A 5000-entry jar with real mtimes gives one `zip-entry-mtime` line, not 5000; det-verify,
+//! which calls [`detect_member`] on the one member that differs, still gets that member's
+//! own finding.
+//!
+//! What is normalized (not a finding): a time of 0, 1980-01-01 (the zip epoch) or
+//! SOURCE_DATE_EPOCH (for DOS times also rounded down to 2 s, their resolution, and the
+//! fixed dates Gradle and Bazel write); uid/gid 0 and user/group `root` or empty; ar modes
+//! 644 and 755; zip modes without group/other write permission (umask 022).
+
 use super::ScanOptions;
-use crate::artifact::{Format, Node};
+use crate::artifact::{ArKind, Format, Meta, Node, compress, pyc, tar, zip};
 use crate::finding::{Finding, Location};
+use crate::rules;
+use std::collections::HashMap;
 
-pub(crate) fn detect(_node: &Node, _loc: &Location, _opts: &ScanOptions, _out: &mut Vec<Finding>) {}
+/// Member rules folded into one finding per container by [`aggregate_members`].
+const MEMBER_RULES: &[&str] = &[
+    "ar-member-mtime",
+    "ar-member-owner",
+    "ar-member-mode",
+    "zip-entry-mtime",
+    "zip-extended-timestamp",
+    "zip-external-attributes",
+    "tar-member-mtime",
+    "tar-member-owner",
+    "tar-pax-time",
+];
 
+/// How many other member names an aggregated finding lists.
+const EXAMPLES: usize = 3;
+
+/// `2026-11-23T01:02:04Z`: a Unix time for evidence.
+pub(crate) fn utc(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+fn int(node: &Node, key: &str) -> Option<i64> {
+    match node.meta.get(key)? {
+        Meta::Int(i) => Some(*i),
+        _ => None,
+    }
+}
+
+fn text<'n>(node: &'n Node, key: &str) -> Option<&'n str> {
+    match node.meta.get(key)? {
+        Meta::Text(t) => Some(t),
+        _ => None,
+    }
+}
+
+/// 1980-02-01T00:00:00Z (Gradle's reproducible zip time) and 2010-01-01T00:00:00Z (Bazel's).
+const FIXED_ZIP_TIMES: [i64; 2] = [318_211_200, 1_262_304_000];
+
+/// A DOS time is normalized when it is one of the usual fixed dates or SOURCE_DATE_EPOCH,
+/// which writers round down to the DOS resolution of 2 s.
+fn is_normalized_dos_time(opts: &ScanOptions, t: i64) -> bool {
+    opts.is_normalized_time(t)
+        || FIXED_ZIP_TIMES.contains(&t)
+        || opts
+            .source_date_epoch
+            .is_some_and(|sde| t == sde - sde.rem_euclid(2))
+}
+
+fn push(out: &mut Vec<Finding>, rule: &str, loc: Location, evidence: String) {
+    out.push(Finding::new(rules::get(rule), loc, evidence));
+}
+
+/// Header-level findings of a container or pyc node itself.
+pub(crate) fn detect(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut Vec<Finding>) {
+    match node.format {
+        Format::Gzip => detect_gzip(node, loc, opts, out),
+        Format::Pyc => detect_pyc(node, loc, opts, out),
+        Format::Zip => detect_zip(node, loc, out, opts),
+        Format::Tar => {
+            // Errors are reported by the member walk in scan_node; here only the order.
+            let names: Vec<String> = tar::TarWalk::new(&node.data, opts.limits.max_members)
+                .map_while(Result::ok)
+                .map(|e| e.name)
+                .collect();
+            if let Some((a, b)) = first_unsorted_pair(&names) {
+                push(
+                    out,
+                    "tar-member-order",
+                    loc.at("member order", None),
+                    format!("`{a}` comes before `{b}`"),
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+fn detect_gzip(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut Vec<Finding>) {
+    // A broken header is reported when the stream is opened; nothing to judge here.
+    let Ok(h) = compress::gzip_header(&node.data) else {
+        return;
+    };
+    let mtime = i64::from(h.mtime);
+    if !opts.is_normalized_time(mtime) {
+        push(
+            out,
+            "gzip-mtime",
+            loc.at("gzip header MTIME", Some(4)),
+            format!("MTIME {mtime} ({})", utc(mtime)),
+        );
+    }
+    if let Some(name) = &h.fname {
+        push(
+            out,
+            "gzip-filename",
+            loc.at("gzip header FNAME", Some(h.fname_at as u64)),
+            format!("FNAME `{}`", String::from_utf8_lossy(name)),
+        );
+    }
+}
+
+fn detect_pyc(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut Vec<Finding>) {
+    let Some(h) = pyc::header(&node.data) else {
+        return;
+    };
+    if let pyc::PycInvalidation::Timestamp { mtime, source_size } = h.invalidation {
+        let mtime = i64::from(mtime);
+        if !opts.is_normalized_time(mtime) {
+            let offset = if h.magic < 3390 { 4 } else { 8 };
+            push(
+                out,
+                "pyc-timestamp",
+                loc.at("pyc header mtime", Some(offset)),
+                format!(
+                    "timestamp-based pyc: source mtime {mtime} ({}), source size {source_size}",
+                    utc(mtime)
+                ),
+            );
+        }
+    }
+}
+
+fn detect_zip(node: &Node, loc: &Location, out: &mut Vec<Finding>, opts: &ScanOptions) {
+    let Ok(mut archive) = zip::open(&node.data) else {
+        return;
+    };
+    let names: Vec<String> = (0..archive.len().min(opts.limits.max_members))
+        .filter_map(|i| {
+            archive
+                .by_index_data(i)
+                .ok()
+                .map(|e| String::from_utf8_lossy(e.name_raw()).into_owned())
+        })
+        .collect();
+    if let Some((a, b)) = first_unsorted_pair(&names) {
+        push(
+            out,
+            "zip-entry-order",
+            loc.at("central directory", None),
+            format!("`{a}` comes before `{b}`"),
+        );
+    }
+    // A wheel: a top-level `*.dist-info/RECORD`.
+    let record = names.iter().position(|n| {
+        n.strip_suffix("/RECORD")
+            .is_some_and(|dir| dir.ends_with(".dist-info") && !dir.contains('/'))
+    });
+    let Some(record) = record else { return };
+    let Ok(bytes) = zip::read_entry(&mut archive, record, &opts.limits) else {
+        return;
+    };
+    let listed = record_paths(&String::from_utf8_lossy(&bytes));
+    if let Some((a, b)) = first_unsorted_pair(&listed) {
+        push(
+            out,
+            "wheel-record-order",
+            loc.member(&names[record]).at("RECORD", None),
+            format!("RECORD lists `{a}` before `{b}`"),
+        );
+    }
+}
+
+/// The paths of a wheel RECORD (CSV: path,hash,size), RECORD itself left out.
+fn record_paths(record: &str) -> Vec<String> {
+    record
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            if let Some(quoted) = line.strip_prefix('"') {
+                // A quoted field: `""` is a literal quote, a lone `"` ends it.
+                let mut path = String::new();
+                let mut chars = quoted.chars().peekable();
+                while let Some(c) = chars.next() {
+                    if c == '"' {
+                        if chars.peek() == Some(&'"') {
+                            chars.next();
+                            path.push('"');
+                        } else {
+                            break;
+                        }
+                    } else {
+                        path.push(c);
+                    }
+                }
+                path
+            } else {
+                line.split(',').next().unwrap_or("").to_owned()
+            }
+        })
+        .filter(|p| !p.ends_with(".dist-info/RECORD"))
+        .collect()
+}
+
+/// Where a name sorts among its siblings: some writers put well-known entries first
+/// (`mimetype` must be first in ODF/EPUB; jar puts `META-INF/MANIFEST.MF` first) or last
+/// (wheels write `*.dist-info` last and RECORD after everything else). Those placements
+/// are deterministic and not reported.
+fn rank(dir: &str, name: &str) -> u8 {
+    match (dir, name) {
+        ("", "mimetype") | ("", "META-INF") | ("META-INF", "MANIFEST.MF") => 0,
+        ("", n) if n.ends_with(".dist-info") => 2,
+        (d, "RECORD") if d.ends_with(".dist-info") => 2,
+        _ => 1,
+    }
+}
+
+/// The first pair of names that shows the order is not a sorted one, if any.
+///
+/// Tools sort in different but equally deterministic ways: by the whole path (byte order,
+/// `zip -r` over a sorted list), by path component (GNU tar `--sort=name`), or directory by
+/// directory with files before subdirectories (Python's `os.walk` with sorted names, as
+/// `wheel` does). All of them agree on one thing, which is what is checked: inside each
+/// directory, its files appear in sorted order, and its subdirectories are first reached
+/// in sorted order. An order taken from the file system's directory listing breaks it.
+pub(crate) fn first_unsorted_pair(names: &[String]) -> Option<(String, String)> {
+    #[derive(Default)]
+    struct Seen<'n> {
+        file: Option<(u8, &'n str, &'n str)>,
+        dir: Option<(u8, &'n str, &'n str)>,
+    }
+    let mut dirs: HashMap<&str, Seen<'_>> = HashMap::new();
+    for full in names {
+        let path = full.strip_prefix("./").unwrap_or(full);
+        let is_dir = path.ends_with('/');
+        let path = path.trim_end_matches('/');
+        if path.is_empty() {
+            continue;
+        }
+        let mut parent_end = 0usize;
+        let mut parent = "";
+        loop {
+            let rest = &path[parent_end..];
+            let (child, last) = match rest.find('/') {
+                Some(i) => (&rest[..i], false),
+                None => (rest, true),
+            };
+            let key = (rank(parent, child), child, full.as_str());
+            let seen = dirs.entry(parent).or_default();
+            let slot = if last && !is_dir {
+                &mut seen.file
+            } else {
+                &mut seen.dir
+            };
+            if let Some((r, prev, prev_full)) = *slot {
+                if (key.0, key.1.as_bytes()) < (r, prev.as_bytes()) {
+                    return Some((prev_full.to_owned(), full.clone()));
+                }
+            }
+            *slot = Some(key);
+            if last {
+                break;
+            }
+            parent_end += child.len() + 1;
+            parent = &path[..parent_end - 1];
+        }
+    }
+    None
+}
+
+/// Findings about one member's metadata, as recorded by its container of format `parent`.
 pub(crate) fn detect_member(
-    _node: &Node,
-    _loc: &Location,
-    _parent: Format,
-    _opts: &ScanOptions,
-    _out: &mut Vec<Finding>,
+    node: &Node,
+    loc: &Location,
+    parent: Format,
+    opts: &ScanOptions,
+    out: &mut Vec<Finding>,
 ) {
+    match parent {
+        Format::Ar(kind) => detect_ar_member(node, loc, kind, opts, out),
+        Format::Zip => detect_zip_member(node, loc, opts, out),
+        Format::Tar => detect_tar_member(node, loc, opts, out),
+        _ => {}
+    }
+}
+
+fn detect_ar_member(
+    node: &Node,
+    loc: &Location,
+    _kind: ArKind,
+    opts: &ScanOptions,
+    out: &mut Vec<Finding>,
+) {
+    if let Some(t) = int(node, "mtime").filter(|&t| !opts.is_normalized_time(t)) {
+        push(
+            out,
+            "ar-member-mtime",
+            loc.at("ar header mtime", None),
+            format!("mtime {t} ({})", utc(t)),
+        );
+    }
+    let (uid, gid) = (int(node, "uid").unwrap_or(0), int(node, "gid").unwrap_or(0));
+    if uid != 0 || gid != 0 {
+        push(
+            out,
+            "ar-member-owner",
+            loc.at("ar header uid/gid", None),
+            format!("uid {uid}, gid {gid}"),
+        );
+    }
+    if let Some(mode) = int(node, "mode").map(|m| m & 0o7777) {
+        if mode != 0o644 && mode != 0o755 {
+            push(
+                out,
+                "ar-member-mode",
+                loc.at("ar header mode", None),
+                format!("mode {mode:04o}"),
+            );
+        }
+    }
+}
+
+fn detect_zip_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut Vec<Finding>) {
+    if let Some(t) = int(node, "mtime").filter(|&t| !is_normalized_dos_time(opts, t)) {
+        push(
+            out,
+            "zip-entry-mtime",
+            loc.at("DOS date/time", None),
+            format!("{} (DOS time, read as UTC)", utc(t).trim_end_matches('Z')),
+        );
+    }
+    let extended: Vec<String> = [
+        "ut-mtime",
+        "ut-atime",
+        "ut-ctime",
+        "ntfs-mtime",
+        "ntfs-atime",
+        "ntfs-ctime",
+    ]
+    .into_iter()
+    .filter_map(|k| {
+        let t = int(node, k)?;
+        (!opts.is_normalized_time(t)).then(|| format!("{k} {}", utc(t)))
+    })
+    .collect();
+    if !extended.is_empty() {
+        push(
+            out,
+            "zip-extended-timestamp",
+            loc.at("extra field", None),
+            extended.join(", "),
+        );
+    }
+    if let (Some(mode), Some(ext)) = (int(node, "mode"), int(node, "external-attributes")) {
+        let symlink = (ext >> 16) & 0o170_000 == 0o120_000;
+        // wheel writes RECORD with a constant 0664, whatever the umask.
+        let wheel_record = node.name.ends_with(".dist-info/RECORD") && mode == 0o664;
+        if mode & 0o022 != 0 && !symlink && !wheel_record {
+            push(
+                out,
+                "zip-external-attributes",
+                loc.at("external attributes", None),
+                format!("mode {mode:04o} (group/other-writable: follows the builder's umask)"),
+            );
+        }
+    }
+}
+
+fn detect_tar_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut Vec<Finding>) {
+    if let Some(t) = int(node, "mtime").filter(|&t| !opts.is_normalized_time(t)) {
+        push(
+            out,
+            "tar-member-mtime",
+            loc.at("tar header mtime", None),
+            format!("mtime {t} ({})", utc(t)),
+        );
+    }
+    let (uid, gid) = (int(node, "uid").unwrap_or(0), int(node, "gid").unwrap_or(0));
+    let uname = text(node, "uname").unwrap_or("");
+    let gname = text(node, "gname").unwrap_or("");
+    let named = |n: &str| !n.is_empty() && n != "root";
+    if uid != 0 || gid != 0 || named(uname) || named(gname) {
+        let mut ev = format!("uid {uid}, gid {gid}");
+        if !uname.is_empty() || !gname.is_empty() {
+            ev.push_str(&format!(", user `{uname}`, group `{gname}`"));
+        }
+        push(
+            out,
+            "tar-member-owner",
+            loc.at("tar header owner", None),
+            ev,
+        );
+    }
+    let pax: Vec<String> = ["pax-atime", "pax-ctime"]
+        .into_iter()
+        .filter_map(|k| {
+            let v = text(node, k)?;
+            let secs: i64 = v.split('.').next()?.parse().ok()?;
+            (!opts.is_normalized_time(secs)).then(|| format!("{}={v}", &k[4..]))
+        })
+        .collect();
+    if !pax.is_empty() {
+        push(
+            out,
+            "tar-pax-time",
+            loc.at("pax header", None),
+            pax.join(", "),
+        );
+    }
+}
+
+/// Fold the member findings that the members of the container at `container` produced
+/// (`out[start..]`) into one finding per rule: the first offending member keeps its
+/// location and evidence, which then says how many more members share the problem and
+/// names the next few. Findings inside members (their content) are left alone.
+pub(crate) fn aggregate_members(container: &Location, start: usize, out: &mut Vec<Finding>) {
+    let depth = container.container.len();
+    let is_direct_member = |f: &Finding| {
+        f.location.file == container.file
+            && f.location.container.len() == depth + 1
+            && f.location.container[..depth] == container.container[..]
+            && MEMBER_RULES.contains(&f.rule.id)
+    };
+    // rule id -> (index of the kept finding, how many folded into it, example names)
+    let mut groups: Vec<(&'static str, usize, usize, Vec<String>)> = Vec::new();
+    let mut keep = vec![true; out.len() - start];
+    for (i, f) in out[start..].iter().enumerate() {
+        if !is_direct_member(f) {
+            continue;
+        }
+        match groups.iter_mut().find(|g| g.0 == f.rule.id) {
+            None => groups.push((f.rule.id, start + i, 0, Vec::new())),
+            Some(g) => {
+                g.2 += 1;
+                if g.3.len() < EXAMPLES {
+                    g.3.push(f.location.container[depth].clone());
+                }
+                keep[i] = false;
+            }
+        }
+    }
+    for (_, at, more, examples) in &groups {
+        if *more > 0 {
+            let etc = if *more > examples.len() { ", ..." } else { "" };
+            let ev = &mut out[*at].evidence;
+            ev.push_str(&format!(
+                "; and {more} more member{} of this archive ({}{etc})",
+                if *more == 1 { "" } else { "s" },
+                examples.join(", ")
+            ));
+        }
+    }
+    let mut i = 0;
+    out.retain(|_| {
+        let k = i < start || keep[i - start];
+        i += 1;
+        k
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn utc_formats_unix_times() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc(1_795_395_724), "2026-11-23T01:02:04Z");
+        assert_eq!(utc(315_532_800), "1980-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn sorted_orders_of_every_flavour_pass() {
+        // byte order
+        assert_eq!(first_unsorted_pair(&names(&["a-b", "a/c", "b"])), None);
+        // component order (tar --sort=name)
+        assert_eq!(first_unsorted_pair(&names(&["a/", "a/c", "a-b"])), None);
+        // os.walk, files first; wheel's dist-info and RECORD last
+        assert_eq!(
+            first_unsorted_pair(&names(&[
+                "zz/__init__.py",
+                "zz/z.py",
+                "zz/a/b.py",
+                "aa-1.0.dist-info/METADATA",
+                "aa-1.0.dist-info/WHEEL",
+                "aa-1.0.dist-info/RECORD",
+            ])),
+            None
+        );
+        // jar: manifest first
+        assert_eq!(
+            first_unsorted_pair(&names(&[
+                "META-INF/",
+                "META-INF/MANIFEST.MF",
+                "META-INF/A",
+                "a.class"
+            ])),
+            None
+        );
+    }
+
+    #[test]
+    fn file_system_orders_fail_with_the_first_pair() {
+        assert_eq!(
+            first_unsorted_pair(&names(&["pkg/b.py", "pkg/a.py"])),
+            Some(("pkg/b.py".into(), "pkg/a.py".into()))
+        );
+        assert_eq!(
+            first_unsorted_pair(&names(&["b/x", "a/y"])),
+            Some(("b/x".into(), "a/y".into()))
+        );
+        assert_eq!(
+            first_unsorted_pair(&names(&["a/1", "b/1", "a/2"])),
+            Some(("b/1".into(), "a/2".into()))
+        );
+    }
+
+    #[test]
+    fn record_paths_handle_csv_quoting() {
+        let r = "pkg/a.py,sha256=x,1\n\"pkg/b,c.py\",sha256=y,2\npkg-1.dist-info/RECORD,,\n";
+        assert_eq!(record_paths(r), names(&["pkg/a.py", "pkg/b,c.py"]));
+    }
+
+    #[test]
+    fn aggregation_keeps_one_finding_per_rule_per_container() {
+        let root = Location::file("x.a");
+        let mut out = Vec::new();
+        for m in ["a.o", "b.o", "c.o", "d.o", "e.o"] {
+            push(
+                &mut out,
+                "ar-member-mtime",
+                root.member(m),
+                "mtime 5".into(),
+            );
+            push(&mut out, "absolute-path", root.member(m), "/home/u".into());
+        }
+        aggregate_members(&root, 0, &mut out);
+        let mtime: Vec<&Finding> = out
+            .iter()
+            .filter(|f| f.rule.id == "ar-member-mtime")
+            .collect();
+        assert_eq!(mtime.len(), 1);
+        assert_eq!(mtime[0].location.container, vec!["a.o".to_string()]);
+        assert_eq!(
+            mtime[0].evidence,
+            "mtime 5; and 4 more members of this archive (b.o, c.o, d.o, ...)"
+        );
+        assert_eq!(
+            out.iter().filter(|f| f.rule.id == "absolute-path").count(),
+            5
+        );
+    }
 }

@@ -75,10 +75,20 @@ pub fn scan_node(
         ));
         return;
     }
+    // A decompressed stream is not a member: `x.tar.gz!pkg/a.zip`, not `x.tar.gz!(gzip stream)!...`.
+    let stream = matches!(
+        node.format,
+        Format::Gzip | Format::Xz | Format::Zstd | Format::Bzip2
+    );
+    let first_member_finding = out.len();
     for child in node.children(&opts.limits) {
         match child {
             Ok(child) => {
-                let child_loc = loc.member(&child.name);
+                let child_loc = if stream {
+                    loc.clone()
+                } else {
+                    loc.member(&child.name)
+                };
                 scan_node(&child, &child_loc, Some(node.format), opts, depth + 1, out);
             }
             Err(e) => {
@@ -90,5 +100,8 @@ pub fn scan_node(
                 out.push(Finding::new(rules::get("parse-error"), err_loc, e.message));
             }
         }
+    }
+    if !stream {
+        archive::aggregate_members(loc, first_member_finding, out);
     }
 }

@@ -1,0 +1,345 @@
+//! zip archives (zip, wheel, jar, apk, nupkg): the central directory through the `zip`
+//! crate, header fields and extra fields read from the raw central and local headers.
+//!
+//! Entries are yielded in central-directory order, decompressed one at a time when the
+//! iterator reaches them (stored and deflate; deflate64 too), bounded by [`Limits`] twice:
+//! the declared sizes are checked first, and the output is counted while inflating, since
+//! headers lie. Encrypted entries and other methods are reported, not opened.
+//!
+//! Entry metadata: `mtime` (the DOS date/time read as UTC, which is what the writers det
+//! cares about use with SOURCE_DATE_EPOCH), `dos-mtime` (raw: date << 16 | time),
+//! `ut-mtime`/`ut-atime`/`ut-ctime` (extended-timestamp extra field 0x5455, central or local
+//! header), `ntfs-mtime`/`ntfs-atime`/`ntfs-ctime` (NTFS extra field 0x000a, in seconds),
+//! `external-attributes` (raw), `mode` (permission bits, when made by a Unix host),
+//! `system` (`unix`, `dos`, ...), `compression`, `index`.
+
+use super::compress::{Budget, InflateError, read_bounded};
+use super::{Bytes, ChildError, Format, Limits, Meta, Node};
+use std::collections::BTreeMap;
+use std::io::Cursor;
+
+type Archive = ::zip::ZipArchive<Cursor<Bytes>>;
+
+/// Open the central directory of a zip.
+pub(crate) fn open(data: &Bytes) -> Result<Archive, String> {
+    ::zip::ZipArchive::new(Cursor::new(data.clone()))
+        .map_err(|e| format!("unreadable zip central directory: {e}"))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// A DOS date and time as seconds since the epoch, read as UTC. Out-of-range fields (month
+/// 0, day 0) are clamped rather than refused: the point is to report the time, not judge it.
+pub(crate) fn dos_to_unix(date: u16, time: u16) -> i64 {
+    let year = i64::from(date >> 9) + 1980;
+    let month = i64::from((date >> 5) & 0x0f).clamp(1, 12);
+    let day = i64::from(date & 0x1f).max(1);
+    let hour = i64::from(time >> 11);
+    let min = i64::from((time >> 5) & 0x3f);
+    let sec = i64::from(time & 0x1f) * 2;
+    days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec
+}
+
+fn u16_at(d: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(d.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn u32_at(d: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(d.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// The raw fields of one central-directory record that the `zip` crate does not expose.
+struct CentralRaw<'d> {
+    made_by: u16,
+    time: u16,
+    date: u16,
+    external: u32,
+    extra: &'d [u8],
+}
+
+fn central_raw(d: &[u8], at: usize) -> Option<CentralRaw<'_>> {
+    if u32_at(d, at)? != 0x0201_4b50 {
+        return None;
+    }
+    let name_len = usize::from(u16_at(d, at + 28)?);
+    let extra_len = usize::from(u16_at(d, at + 30)?);
+    let extra_start = at + 46 + name_len;
+    Some(CentralRaw {
+        made_by: u16_at(d, at + 4)?,
+        time: u16_at(d, at + 12)?,
+        date: u16_at(d, at + 14)?,
+        external: u32_at(d, at + 38)?,
+        extra: d.get(extra_start..extra_start + extra_len)?,
+    })
+}
+
+fn local_extra(d: &[u8], at: usize) -> Option<&[u8]> {
+    if u32_at(d, at)? != 0x0403_4b50 {
+        return None;
+    }
+    let name_len = usize::from(u16_at(d, at + 26)?);
+    let extra_len = usize::from(u16_at(d, at + 28)?);
+    let start = at + 30 + name_len;
+    d.get(start..start + extra_len)
+}
+
+/// Seconds between 1601-01-01 (the FILETIME epoch) and 1970-01-01.
+const FILETIME_UNIX_DIFF: i64 = 11_644_473_600;
+
+/// Times from the extended-timestamp (0x5455) and NTFS (0x000a) extra fields into `meta`.
+fn extra_times(extra: &[u8], meta: &mut BTreeMap<String, Meta>) {
+    let mut rest = extra;
+    while rest.len() >= 4 {
+        let id = u16::from_le_bytes([rest[0], rest[1]]);
+        let len = usize::from(u16::from_le_bytes([rest[2], rest[3]]));
+        let Some(body) = rest.get(4..4 + len) else {
+            return;
+        };
+        rest = &rest[4 + len..];
+        match id {
+            0x5455 if !body.is_empty() => {
+                // Flags say which times follow; the central copy carries only the mtime.
+                let flags = body[0];
+                let mut at = 1;
+                for (bit, key) in [(1u8, "ut-mtime"), (2, "ut-atime"), (4, "ut-ctime")] {
+                    if flags & bit == 0 {
+                        continue;
+                    }
+                    let Some(t) = u32_at(body, at) else { break };
+                    meta.entry(key.to_owned())
+                        .or_insert(Meta::Int(i64::from(t as i32)));
+                    at += 4;
+                }
+            }
+            0x000a if body.len() >= 4 => {
+                let mut tags = &body[4..];
+                while tags.len() >= 4 {
+                    let tag = u16::from_le_bytes([tags[0], tags[1]]);
+                    let size = usize::from(u16::from_le_bytes([tags[2], tags[3]]));
+                    let Some(v) = tags.get(4..4 + size) else {
+                        break;
+                    };
+                    if tag == 1 && size >= 24 {
+                        for (i, key) in ["ntfs-mtime", "ntfs-atime", "ntfs-ctime"]
+                            .into_iter()
+                            .enumerate()
+                        {
+                            let ft = u64::from_le_bytes(
+                                v[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]),
+                            );
+                            let secs = (ft / 10_000_000) as i64 - FILETIME_UNIX_DIFF;
+                            meta.entry(key.to_owned()).or_insert(Meta::Int(secs));
+                        }
+                    }
+                    tags = &tags[4 + size..];
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn system_name(made_by: u16) -> String {
+    match made_by >> 8 {
+        0 => "dos".to_owned(),
+        3 => "unix".to_owned(),
+        10 => "ntfs".to_owned(),
+        19 => "macos".to_owned(),
+        n => format!("host-{n}"),
+    }
+}
+
+/// One entry's name and header metadata, read without decompressing it.
+pub(crate) fn entry_meta(
+    archive: &Archive,
+    data: &[u8],
+    i: usize,
+) -> Result<(String, BTreeMap<String, Meta>), String> {
+    let e = archive
+        .by_index_data(i)
+        .map_err(|e| format!("zip entry {i}: {e}"))?;
+    let name = String::from_utf8_lossy(e.name_raw()).into_owned();
+    let mut meta = BTreeMap::new();
+    meta.insert("index".to_owned(), Meta::Int(i as i64));
+    meta.insert(
+        "compression".to_owned(),
+        Meta::Text(e.compression().to_string().to_lowercase()),
+    );
+    let central = usize::try_from(e.central_header_start())
+        .ok()
+        .and_then(|at| central_raw(data, at));
+    if let Some(c) = &central {
+        let dos = (u32::from(c.date) << 16) | u32::from(c.time);
+        meta.insert("dos-mtime".to_owned(), Meta::Int(i64::from(dos)));
+        meta.insert("mtime".to_owned(), Meta::Int(dos_to_unix(c.date, c.time)));
+        meta.insert(
+            "external-attributes".to_owned(),
+            Meta::Int(i64::from(c.external)),
+        );
+        meta.insert("system".to_owned(), Meta::Text(system_name(c.made_by)));
+        if c.made_by >> 8 == 3 && c.external >> 16 != 0 {
+            meta.insert(
+                "mode".to_owned(),
+                Meta::Int(i64::from((c.external >> 16) & 0o7777)),
+            );
+        }
+        extra_times(c.extra, &mut meta);
+    }
+    if let Some(local) = usize::try_from(e.header_start())
+        .ok()
+        .and_then(|at| local_extra(data, at))
+    {
+        extra_times(local, &mut meta);
+    }
+    Ok((name, meta))
+}
+
+/// Decompress entry `i`, bounded by `limits`.
+pub(crate) fn read_entry(
+    archive: &mut Archive,
+    i: usize,
+    limits: &Limits,
+) -> Result<Vec<u8>, String> {
+    let (encrypted, method, size, compressed) = {
+        let e = archive
+            .by_index_data(i)
+            .map_err(|e| format!("zip entry {i}: {e}"))?;
+        (
+            e.encrypted(),
+            e.compression(),
+            e.size(),
+            e.compressed_size(),
+        )
+    };
+    if encrypted {
+        return Err("entry is encrypted; not opened".into());
+    }
+    use ::zip::CompressionMethod as M;
+    if !matches!(method, M::Stored | M::Deflated | M::Deflate64) {
+        return Err(format!("compression method {method} not supported"));
+    }
+    // Declared sizes first (cheap), then the real output while inflating.
+    let budget = Budget::new(limits, compressed);
+    budget.check(size)?;
+    let file = archive.by_index(i).map_err(|e| e.to_string())?;
+    match read_bounded(file, &budget) {
+        Ok(out) => Ok(out),
+        Err(InflateError::Limit(msg)) => Err(msg),
+        Err(InflateError::Corrupt(msg, _)) => Err(format!("corrupt entry data: {msg}")),
+    }
+}
+
+struct ZipMembers<'a> {
+    archive: Archive,
+    data: Bytes,
+    next: usize,
+    limits: &'a Limits,
+}
+
+impl Iterator for ZipMembers<'_> {
+    type Item = Result<Node, ChildError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let i = self.next;
+        if i >= self.archive.len() {
+            return None;
+        }
+        self.next += 1;
+        if i >= self.limits.max_members {
+            self.next = usize::MAX;
+            return Some(Err(ChildError {
+                name: String::new(),
+                message: format!(
+                    "more than {} members; the rest were not opened",
+                    self.limits.max_members
+                ),
+            }));
+        }
+        let (name, meta) = match entry_meta(&self.archive, &self.data, i) {
+            Ok(v) => v,
+            Err(message) => {
+                return Some(Err(ChildError {
+                    name: String::new(),
+                    message,
+                }));
+            }
+        };
+        if name.ends_with('/') {
+            return Some(Ok(Node {
+                name,
+                format: Format::Other,
+                meta,
+                data: Bytes::from_vec(Vec::new()),
+            }));
+        }
+        Some(match read_entry(&mut self.archive, i, self.limits) {
+            Ok(out) => {
+                let mut node = Node::new(name, Bytes::from_vec(out));
+                node.meta = meta;
+                Ok(node)
+            }
+            Err(message) => Err(ChildError { name, message }),
+        })
+    }
+}
+
+pub(crate) fn children<'a>(
+    node: &'a Node,
+    limits: &'a Limits,
+) -> Box<dyn Iterator<Item = Result<Node, ChildError>> + 'a> {
+    match open(&node.data) {
+        Ok(archive) => Box::new(ZipMembers {
+            archive,
+            data: node.data.clone(),
+            next: 0,
+            limits,
+        }),
+        Err(message) => Box::new(std::iter::once(Err(ChildError {
+            name: String::new(),
+            message,
+        }))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dos_time_reads_as_utc() {
+        // 1980-01-01 00:00:00: date = (0 << 9) | (1 << 5) | 1, time 0.
+        assert_eq!(dos_to_unix((1 << 5) | 1, 0), 315_532_800);
+        // 2026-11-23 01:02:04
+        let date = ((2026 - 1980) << 9) | (11 << 5) | 23;
+        let time = (1 << 11) | (2 << 5) | 2;
+        assert_eq!(dos_to_unix(date, time), 1_795_395_724);
+    }
+
+    #[test]
+    fn extended_timestamp_and_ntfs_fields() {
+        let mut meta = BTreeMap::new();
+        let mut extra = vec![0x55, 0x54, 9, 0, 3];
+        extra.extend_from_slice(&1_700_000_000u32.to_le_bytes());
+        extra.extend_from_slice(&1_700_000_001u32.to_le_bytes());
+        let ft = (1_700_000_002u64 + FILETIME_UNIX_DIFF as u64) * 10_000_000;
+        extra.extend_from_slice(&[0x0a, 0, 32, 0, 0, 0, 0, 0, 1, 0, 24, 0]);
+        for _ in 0..3 {
+            extra.extend_from_slice(&ft.to_le_bytes());
+        }
+        extra_times(&extra, &mut meta);
+        assert_eq!(meta["ut-mtime"], Meta::Int(1_700_000_000));
+        assert_eq!(meta["ut-atime"], Meta::Int(1_700_000_001));
+        assert_eq!(meta["ntfs-mtime"], Meta::Int(1_700_000_002));
+        // A field cut short must not panic.
+        extra_times(&extra[..extra.len() - 3], &mut BTreeMap::new());
+    }
+}
