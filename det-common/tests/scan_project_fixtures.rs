@@ -101,12 +101,19 @@ fn rust_cc_sys_build_script_is_clean_at_the_cargo_level() {
 }
 
 /// A workspace written by the test: `deps` are local stand-ins for crates in the table
-/// (`name`, `version`), so version thresholds are checked without fetching anything.
+/// (`name`, `version`) outside the workspace (like registry crates), so version thresholds
+/// are checked without fetching anything. A name starting with `dev:` becomes a
+/// dev-dependency, which never ships and must not be reported.
 fn project_with_deps(deps: &[(&str, &str)], extra_manifest: &str) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let mut dep_lines = String::new();
+    let mut dev_lines = String::from("\n[dev-dependencies]\n");
     for (name, version) in deps {
+        let (name, lines) = match name.strip_prefix("dev:") {
+            Some(n) => (n, &mut dev_lines),
+            None => (*name, &mut dep_lines),
+        };
         let dir = root.join("vendor").join(name);
         std::fs::create_dir_all(dir.join("src")).unwrap();
         std::fs::write(
@@ -115,14 +122,14 @@ fn project_with_deps(deps: &[(&str, &str)], extra_manifest: &str) -> tempfile::T
         )
         .unwrap();
         std::fs::write(dir.join("src/lib.rs"), "").unwrap();
-        dep_lines.push_str(&format!("{name} = {{ path = \"vendor/{name}\" }}\n"));
+        lines.push_str(&format!("{name} = {{ path = \"vendor/{name}\" }}\n"));
     }
     std::fs::create_dir_all(root.join("src")).unwrap();
     std::fs::write(root.join("src/main.rs"), "fn main() {}\n").unwrap();
     std::fs::write(
         root.join("Cargo.toml"),
         format!(
-            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n\n[dependencies]\n{dep_lines}{extra_manifest}"
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\nexclude = [\"vendor\"]\n\n[dependencies]\n{dep_lines}{dev_lines}{extra_manifest}"
         ),
     )
     .unwrap();
@@ -138,6 +145,7 @@ fn dependency_table_versions_decide_the_rule() {
             ("build-time", "0.1.3"),
             ("const-random", "0.1.18"),
             ("chrono", "0.4.40"),
+            ("dev:compile-time", "0.2.0"),
         ],
         "",
     );
@@ -192,7 +200,7 @@ fn release_incremental_is_reported_at_its_line() {
         vec![(
             "cargo-release-incremental",
             "Cargo.toml".to_owned(),
-            "line 12".to_owned(),
+            "line 15".to_owned(),
             "[profile.release] incremental = true".to_owned()
         )]
     );

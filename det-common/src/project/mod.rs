@@ -191,28 +191,47 @@ fn dependency_findings(metadata: &Metadata, out: &mut Vec<Finding>) {
     };
     let by_id: BTreeMap<&PackageId, &Package> =
         metadata.packages.iter().map(|p| (&p.id, p)).collect();
+    let nodes: BTreeMap<&PackageId, &cargo_metadata::Node> =
+        resolve.nodes.iter().map(|n| (&n.id, n)).collect();
+    // What ships: packages reached from the workspace members through normal and build
+    // dependencies. Dev-dependencies only build tests and examples.
+    let mut reached: BTreeSet<&PackageId> = BTreeSet::new();
+    let mut todo: Vec<&PackageId> = metadata.workspace_members.iter().collect();
     // Who pulls each package in, for the evidence.
     let mut dependents: BTreeMap<&PackageId, BTreeSet<String>> = BTreeMap::new();
-    for node in &resolve.nodes {
+    while let Some(id) = todo.pop() {
+        if !reached.insert(id) {
+            continue;
+        }
+        let Some(node) = nodes.get(id) else { continue };
         for dep in &node.deps {
-            if let Some(parent) = by_id.get(&node.id) {
+            let ships = dep.dep_kinds.is_empty()
+                || dep
+                    .dep_kinds
+                    .iter()
+                    .any(|k| k.kind != cargo_metadata::DependencyKind::Development);
+            if !ships {
+                continue;
+            }
+            if let Some(parent) = by_id.get(id) {
                 dependents
                     .entry(&dep.pkg)
                     .or_default()
                     .insert(parent.name.to_string());
             }
+            todo.push(&dep.pkg);
         }
     }
     let loc_file = "Cargo.lock";
-    for node in &resolve.nodes {
-        let Some(pkg) = by_id.get(&node.id) else {
+    for id in &reached {
+        let Some(pkg) = by_id.get(id) else {
             continue;
         };
         let Some(row) = embedding_crate(&pkg.name) else {
             continue;
         };
         let via = dependents
-            .get(&node.id)
+            .get(id)
             .map(|d| d.iter().cloned().collect::<Vec<_>>().join(", "))
             .unwrap_or_else(|| "the workspace".to_owned());
         let evidence = format!("{} {} (required by {via})", pkg.name, pkg.version);
