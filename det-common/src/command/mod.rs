@@ -595,11 +595,13 @@ fn analyze_c(inv: &Invocation, loc: &Location, out: &mut Vec<Finding>) {
         }
         if cwd_uncovered || !uncovered.is_empty() {
             fired_debug = true;
-            let fix = if uncovered.is_empty() {
-                "-ffile-prefix-map=$PWD=.".to_owned()
-            } else {
-                map_flags("-ffile-prefix-map", &uncovered, ".")
-            };
+            let mut fix = map_flags("-ffile-prefix-map", &uncovered, ".");
+            if cwd_norm.is_none() && cwd_uncovered {
+                // The working directory is unknown here: name it the shell's way.
+                fix = format!("{fix} -ffile-prefix-map=$PWD=.")
+                    .trim_start()
+                    .to_owned();
+            }
             out.push(
                 Finding::new(
                     rules::get("cmd-missing-prefix-map"),

@@ -109,6 +109,10 @@ fn debug_info_needs_a_prefix_map_covering_cwd() {
     // No known working directory: any debug map is trusted, none is reported with $PWD.
     assert_eq!(check("cc -g -c a.c", None)[0].2, "-ffile-prefix-map=$PWD=.");
     assert_eq!(
+        check("cc -g -c /src/p/a.c", None)[0].2,
+        "-ffile-prefix-map=/src/p=. -ffile-prefix-map=$PWD=."
+    );
+    assert_eq!(
         ids("cc -g -c a.c -fdebug-prefix-map=/x=.", None),
         Vec::<&str>::new()
     );
