@@ -347,3 +347,84 @@ fn overlong_log_line_is_skipped_not_held() {
         ]
     );
 }
+
+/// `cargo build -vv` of a copy of testdata/rust-cc-sys with cc-rs printing its compiler runs.
+fn cc_sys_build(proj: &Path, target: &Path, cflags: Option<&str>) -> Vec<Finding> {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["build", "-vv"]).current_dir(proj);
+    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CFLAGS", "CC", "AR"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("CC_ENABLE_DEBUG_OUTPUT", "1")
+        .env("CARGO_TARGET_DIR", target);
+    if let Some(f) = cflags {
+        cmd.env("CFLAGS", f);
+    }
+    // One file for both streams, in the order cargo wrote them (build-script output goes to
+    // stdout, cargo's own lines to stderr).
+    std::fs::create_dir_all(target).unwrap();
+    let log = target.join("build.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let status = cmd
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    analyze_build_log(&log).unwrap()
+}
+
+#[test]
+fn cc_rs_compiles_inside_a_cargo_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().canonicalize().unwrap();
+    let proj = dir.join("rust-cc-sys");
+    copy_dir(&testdata("rust-cc-sys"), &proj);
+    let target = dir.join("target");
+    let proj_str = proj.display().to_string();
+    let c_rules = |f: &[Finding]| -> Vec<(&'static str, String, String)> {
+        f.iter()
+            .filter(|f| !f.rule.id.starts_with("cmd-rustc") && f.rule.id != "shim-unreachable")
+            .map(|f| {
+                (
+                    f.rule.id,
+                    f.evidence.clone(),
+                    f.fix.clone().unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
+    let archive = || {
+        let found = walkdir::WalkDir::new(&target)
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .find(|e| e.file_name() == "libstamp.a")
+            .expect("cc-rs wrote libstamp.a");
+        std::fs::read(found.path()).unwrap()
+    };
+
+    // The fixture's leak: cc-rs compiles with -g in the package directory, no prefix map.
+    let f = cc_sys_build(&proj, &target, None);
+    assert_eq!(
+        c_rules(&f),
+        vec![(
+            "cmd-missing-prefix-map",
+            "cc -g csrc/stamp.c".to_owned(),
+            format!("-ffile-prefix-map={proj_str}=.")
+        )]
+    );
+    assert!(contains(&archive(), &proj_str));
+
+    // det's fix through CFLAGS (cc-rs passes it on): no C finding, no path in the archive.
+    let f = cc_sys_build(
+        &proj,
+        &target,
+        Some(&format!("-ffile-prefix-map={proj_str}=.")),
+    );
+    assert_eq!(c_rules(&f), vec![]);
+    assert!(!contains(&archive(), &proj_str));
+}

@@ -159,6 +159,10 @@ static LIBTOOL: LazyLock<Regex> =
 static CARGO_COMPILING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:Compiling|Checking|Documenting|Fresh) (\S+) v\S+ \((/[^)]*)\)\s*$").unwrap()
 });
+/// cc-rs's `running: "cc" "-c" ...` as `cargo build -vv` shows build-script output (cc-rs
+/// prints it when CC_ENABLE_DEBUG_OUTPUT=1, older releases always).
+static CC_RS_RUNNING: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\[(\S+) [^\]]*\] running: (.*)$").unwrap());
 static NINJA: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[\d+/\d+\] (.*)$").unwrap());
 
 struct LogScanner {
@@ -198,10 +202,18 @@ impl LogScanner {
             return;
         }
         let mut from_cargo = false;
+        let mut cwd = self.dirs.last().cloned();
         // Prefixes that announce a command for sure; a plain line must start with a tool.
         let (command, announced) = if let Some(c) = CARGO_RUNNING.captures(text) {
             from_cargo = true;
             (c.get(1).unwrap().as_str(), true)
+        } else if let Some(c) = CC_RS_RUNNING.captures(text) {
+            // A build script's compiler run: cc-rs runs it in the package directory.
+            let package = &c[1];
+            if let Some((_, dir)) = self.cargo_packages.iter().rev().find(|(n, _)| n == package) {
+                cwd = Some(PathBuf::from(dir));
+            }
+            (c.get(2).unwrap().as_str(), true)
         } else if let Some(c) = LIBTOOL.captures(text) {
             (c.get(1).unwrap().as_str(), true)
         } else if let Some(c) = NINJA.captures(text) {
@@ -225,7 +237,6 @@ impl LogScanner {
         if from_cargo && let Some(dir) = commands.first().and_then(|a| self.cargo_package_dir(a)) {
             env.insert("CARGO_MANIFEST_DIR".to_owned(), dir);
         }
-        let cwd = self.dirs.last().cloned();
         analyze_list(
             &commands,
             cwd.as_deref(),

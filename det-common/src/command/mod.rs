@@ -577,8 +577,15 @@ fn analyze_c(inv: &Invocation, loc: &Location, out: &mut Vec<Finding>) {
         })
     };
     let cwd_norm = cwd.map(normalize);
+    // cc-rs compiles probe files in OUT_DIR to test flags; their objects never ship.
+    let probe_only = !sources.is_empty()
+        && sources.iter().all(|s| {
+            s.contains("/out/")
+                && (s.ends_with("/flag_check.c") || s.ends_with("detect_compiler_family.c"))
+        });
+    let preprocess_only = args.iter().any(|a| a == "-E");
     let mut fired_debug = false;
-    if let Some(flag) = debug_flag.filter(|_| !sources.is_empty()) {
+    if let Some(flag) = debug_flag.filter(|_| !sources.is_empty() && !probe_only) {
         let kinds = [MapKind::File, MapKind::Debug];
         let mut uncovered: Vec<String> = written_dirs
             .iter()
@@ -612,7 +619,7 @@ fn analyze_c(inv: &Invocation, loc: &Location, out: &mut Vec<Finding>) {
             );
         }
     }
-    if !fired_debug && !sources.is_empty() {
+    if !fired_debug && !sources.is_empty() && !probe_only && !preprocess_only {
         let kinds = [MapKind::File, MapKind::Macro];
         let uncovered: Vec<String> = written_dirs
             .iter()
