@@ -10,6 +10,7 @@ pub(crate) mod ar;
 mod bytes;
 pub(crate) mod compress;
 mod detect_format;
+pub(crate) mod macho_fat;
 pub(crate) mod pyc;
 pub(crate) mod tar;
 pub(crate) mod zip;
@@ -124,6 +125,7 @@ impl Node {
     ) -> Box<dyn Iterator<Item = Result<Node, ChildError>> + 'a> {
         match self.format {
             Format::Ar(_) => ar::children(self, limits),
+            Format::MachOFat => macho_fat::children(self, limits),
             Format::Zip => self::zip::children(self, limits),
             Format::Tar => tar::children(self, limits),
             Format::Gzip | Format::Xz | Format::Zstd | Format::Bzip2 => {
