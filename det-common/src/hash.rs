@@ -76,7 +76,12 @@ pub struct TreeHash {
 }
 
 /// Hash one file (following a symlink given as `path`: the caller asked for this file).
+/// Anything but a regular file is an error (a FIFO would block, a device never end).
 pub fn hash_file(path: &Path) -> Result<FileHash> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::invalid(path, "not a regular file"));
+    }
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     hash_open_file(path, file, true)
 }
@@ -265,11 +270,14 @@ fn hash_open_file(path: &Path, mut file: File, sha256: bool) -> Result<FileHash>
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut b3 = blake3::Hasher::new();
     let mut sha = sha2::Sha256::new();
-    if len >= MMAP_THRESHOLD {
-        // SAFETY: the map is read-only and lives only for this call. A file truncated by
-        // another process meanwhile could fault (SIGBUS); the trees we hash are build
-        // inputs and outputs that nothing else writes while det reads them.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    // SAFETY: the map is read-only and lives only for this call. A file truncated by
+    // another process meanwhile could fault (SIGBUS); the trees we hash are build inputs
+    // and outputs that nothing else writes while det reads them. Where a file cannot be
+    // mapped (some network and special file systems) it is read instead.
+    let map = (len >= MMAP_THRESHOLD)
+        .then(|| unsafe { memmap2::Mmap::map(&file) }.ok())
+        .flatten();
+    if let Some(map) = map {
         #[cfg(unix)]
         let _ = map.advise(memmap2::Advice::Sequential);
         // The two digests in parallel: SHA-256 is the slower one, BLAKE3 spreads over

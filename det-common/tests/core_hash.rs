@@ -86,7 +86,12 @@ fn file_hash_of_abc_is_the_published_vector() {
 }
 
 #[test]
-fn missing_file_error_names_the_file() {
+fn missing_or_special_file_error_names_the_file() {
+    let e = hash_file(Path::new("/dev/zero")).unwrap_err().to_string();
+    assert_eq!(e, "/dev/zero: not a regular file");
+    let d = tempfile::tempdir().unwrap();
+    let e = hash_file(d.path()).unwrap_err().to_string();
+    assert_eq!(e, format!("{}: not a regular file", d.path().display()));
     let e = hash_file(Path::new("/nonexistent/det-test-file"))
         .unwrap_err()
         .to_string();
