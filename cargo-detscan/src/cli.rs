@@ -86,6 +86,10 @@ pub struct ScanArgs {
     #[arg(long, value_enum, default_value_t = FailOn::High, value_name = "LEVEL", help_heading = "Output")]
     pub fail_on: FailOn,
 
+    /// Report only findings at or above this severity
+    #[arg(long, value_enum, default_value_t = MinSeverity::Info, value_name = "LEVEL", help_heading = "Output")]
+    pub min_severity: MinSeverity,
+
     /// Do not report this rule (repeatable, or comma-separated)
     #[arg(long, value_name = "RULE", value_delimiter = ',', help_heading = "Output")]
     pub ignore: Vec<String>,
@@ -138,6 +142,27 @@ pub enum FailOn {
     High,
     Critical,
     None,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MinSeverity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl MinSeverity {
+    pub fn severity(self) -> Severity {
+        match self {
+            MinSeverity::Info => Severity::Info,
+            MinSeverity::Low => Severity::Low,
+            MinSeverity::Medium => Severity::Medium,
+            MinSeverity::High => Severity::High,
+            MinSeverity::Critical => Severity::Critical,
+        }
+    }
 }
 
 impl FailOn {

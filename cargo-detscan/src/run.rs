@@ -93,12 +93,13 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     }
 
     findings.retain(|f| !ignore.iter().any(|id| id == f.rule.id));
-    let report = Report::new(
+    let mut report = Report::new(
         ToolInfo { name: "det-scan".into(), version: env!("CARGO_PKG_VERSION").into() },
         findings,
         errors,
         files_scanned,
     );
+    report.filter(args.min_severity.severity());
 
     let color = match args.color {
         Color::Always => true,
