@@ -13,8 +13,9 @@
 
 use super::Bytes;
 use super::{ChildError, Format, Limits, Meta, Node};
+use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 
 /// Outputs up to this size are never refused for their ratio (tiny files compress very well).
 const RATIO_FLOOR: u64 = 1 << 20;
@@ -31,32 +32,34 @@ pub(crate) fn human_size(n: u64) -> String {
     format!("{n} bytes")
 }
 
-/// The output budget of one decompression: `compressed` is the size of the input it reads.
-#[derive(Clone, Copy, Debug)]
+/// The output budget of one decompression: the absolute limit, and the ratio of output to
+/// the compressed input consumed so far (counted by [`Budget::reader`]), so that a bomb is
+/// stopped after about 1 MiB of output rather than when its declared size runs out.
+#[derive(Debug)]
 pub(crate) struct Budget {
     max: u64,
     ratio: u64,
-    compressed: u64,
+    consumed: Cell<u64>,
 }
 
 impl Budget {
-    pub(crate) fn new(limits: &Limits, compressed: u64) -> Budget {
+    pub(crate) fn new(limits: &Limits) -> Budget {
         Budget {
             max: limits.max_decompressed,
             ratio: limits.max_ratio,
-            compressed,
+            consumed: Cell::new(0),
         }
     }
 
-    /// An error message when `produced` output bytes break a limit.
-    pub(crate) fn check(&self, produced: u64) -> Result<(), String> {
-        if produced > self.max {
+    /// An error message when `out` bytes of output from `input` bytes of input break a limit.
+    pub(crate) fn check_sizes(&self, out: u64, input: u64) -> Result<(), String> {
+        if out > self.max {
             return Err(format!(
                 "decompressed size exceeds {} limit",
                 human_size(self.max)
             ));
         }
-        if produced > RATIO_FLOOR && produced > self.compressed.saturating_mul(self.ratio) {
+        if out > RATIO_FLOOR && out > input.saturating_mul(self.ratio) {
             return Err(format!(
                 "compression ratio above {}:1: possible zip bomb",
                 self.ratio
@@ -65,10 +68,48 @@ impl Budget {
         Ok(())
     }
 
-    /// The largest buffer this budget can ever need, for clamping growth.
-    fn cap(&self) -> u64 {
-        self.max
-            .min(RATIO_FLOOR.max(self.compressed.saturating_mul(self.ratio)))
+    /// Check `produced` bytes of output against the input consumed so far.
+    fn check(&self, produced: u64) -> Result<(), String> {
+        self.check_sizes(produced, self.consumed.get())
+    }
+
+    /// Wrap the compressed input so that what the decoder consumes is counted.
+    pub(crate) fn reader<R>(&self, inner: R) -> Counted<'_, R> {
+        Counted {
+            inner,
+            budget: self,
+        }
+    }
+}
+
+/// A reader that counts the bytes a decoder takes from it into its [`Budget`].
+pub(crate) struct Counted<'b, R> {
+    inner: R,
+    budget: &'b Budget,
+}
+
+impl<R> Counted<'_, R> {
+    fn count(&self, n: usize) {
+        let c = &self.budget.consumed;
+        c.set(c.get().saturating_add(n as u64));
+    }
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Counted<'_, R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, n: usize) {
+        self.count(n);
+        self.inner.consume(n);
     }
 }
 
@@ -90,7 +131,10 @@ fn push_bounded(buf: &mut Vec<u8>, data: &[u8], budget: &Budget) -> Result<(), S
         let grown = (buf.capacity() + buf.capacity() / 2)
             .max(new_len)
             .max(CHUNK);
-        let cap = (budget.cap() as usize).saturating_add(CHUNK).max(new_len);
+        let cap = usize::try_from(budget.max)
+            .unwrap_or(usize::MAX)
+            .saturating_add(CHUNK)
+            .max(new_len);
         buf.reserve_exact(grown.min(cap) - buf.len());
     }
     buf.extend_from_slice(data);
@@ -227,7 +271,7 @@ struct GzipStream {
 
 /// Decompress every member of a (multi-member) gzip file into one bounded buffer.
 fn inflate_gzip(d: &[u8], limits: &Limits) -> Result<GzipStream, String> {
-    let budget = Budget::new(limits, d.len() as u64);
+    let budget = Budget::new(limits);
     let mut s = GzipStream {
         first: None,
         members: 0,
@@ -256,7 +300,7 @@ fn inflate_gzip(d: &[u8], limits: &Limits) -> Result<GzipStream, String> {
             s.first = Some(header);
         }
         let start = s.out.len();
-        let mut dec = flate2::bufread::DeflateDecoder::new(&d[pos..]);
+        let mut dec = flate2::bufread::DeflateDecoder::new(budget.reader(&d[pos..]));
         match read_bounded_into(&mut dec, &mut s.out, &budget) {
             Ok(()) => {}
             Err(InflateError::Limit(msg)) => return Err(msg),
@@ -318,7 +362,7 @@ fn container_error(message: String) -> ChildError {
 
 fn decompress(node: &Node, limits: &Limits) -> Vec<Result<Node, ChildError>> {
     let d: &[u8] = &node.data;
-    let budget = Budget::new(limits, d.len() as u64);
+    let budget = Budget::new(limits);
     match node.format {
         Format::Gzip => match inflate_gzip(d, limits) {
             Err(limit) => vec![Err(container_error(limit))],
@@ -346,7 +390,7 @@ fn decompress(node: &Node, limits: &Limits) -> Vec<Result<Node, ChildError>> {
                 budget: &budget,
                 limit_hit: None,
             };
-            let mut input = d;
+            let mut input = budget.reader(d);
             let res = lzma_rs::xz_decompress(&mut input, &mut w);
             match (res, w.limit_hit) {
                 (_, Some(limit)) => vec![Err(container_error(limit))],
@@ -384,7 +428,7 @@ fn inflate_zstd(d: &[u8], budget: &Budget) -> Result<Vec<u8>, InflateError> {
             continue;
         }
         let before = rest.len();
-        let mut dec = match ruzstd::decoding::StreamingDecoder::new(&mut rest) {
+        let mut dec = match ruzstd::decoding::StreamingDecoder::new(budget.reader(&mut rest)) {
             Ok(dec) => dec,
             Err(e) => return Err(InflateError::Corrupt(e.to_string(), out)),
         };
@@ -410,21 +454,27 @@ mod tests {
 
     #[test]
     fn budget_checks_size_and_ratio() {
-        let limits = Limits::default();
-        let b = Budget::new(&limits, 10);
+        let b = Budget::new(&Limits::default());
         assert!(
-            b.check(RATIO_FLOOR).is_ok(),
+            b.check_sizes(RATIO_FLOOR, 10).is_ok(),
             "small outputs are never refused"
         );
         assert_eq!(
-            b.check(RATIO_FLOOR + 1).unwrap_err(),
+            b.check_sizes(RATIO_FLOOR + 1, 10).unwrap_err(),
             "compression ratio above 1000:1: possible zip bomb"
         );
-        let b = Budget::new(&limits, 1 << 30);
         assert_eq!(
-            b.check((1 << 30) + 1).unwrap_err(),
+            b.check_sizes((1 << 30) + 1, 1 << 30).unwrap_err(),
             "decompressed size exceeds 1 GiB limit"
         );
+        // The ratio is judged against the input the decoder has consumed so far.
+        let input = [0u8; 2000];
+        let mut r = b.reader(&input[..]);
+        r.read_exact(&mut [0u8; 1000]).unwrap();
+        assert!(b.check(RATIO_FLOOR).is_ok());
+        assert!(b.check(RATIO_FLOOR + 500_000).is_err());
+        r.read_exact(&mut [0u8; 1000]).unwrap();
+        assert!(b.check(RATIO_FLOOR + 500_000).is_ok());
     }
 
     #[test]

@@ -203,13 +203,15 @@ pub(crate) fn entry_meta(
     Ok((name, meta))
 }
 
-/// Decompress entry `i`, bounded by `limits`.
+/// Decompress entry `i`, bounded by `limits`. The compressed bytes are taken straight from
+/// the archive (`data`), so that the ratio is judged against exactly what was consumed.
 pub(crate) fn read_entry(
     archive: &mut Archive,
+    data: &Bytes,
     i: usize,
     limits: &Limits,
 ) -> Result<Vec<u8>, String> {
-    let (encrypted, method, size, compressed) = {
+    let (encrypted, method, size, compressed, crc) = {
         let e = archive
             .by_index_data(i)
             .map_err(|e| format!("zip entry {i}: {e}"))?;
@@ -218,24 +220,58 @@ pub(crate) fn read_entry(
             e.compression(),
             e.size(),
             e.compressed_size(),
+            e.crc32(),
         )
     };
     if encrypted {
         return Err("entry is encrypted; not opened".into());
     }
     use ::zip::CompressionMethod as M;
-    if !matches!(method, M::Stored | M::Deflated | M::Deflate64) {
+    if !matches!(method, M::Stored | M::Deflated) {
         return Err(format!("compression method {method} not supported"));
     }
-    // Declared sizes first (cheap), then the real output while inflating.
-    let budget = Budget::new(limits, compressed);
-    budget.check(size)?;
-    let file = archive.by_index(i).map_err(|e| e.to_string())?;
-    match read_bounded(file, &budget) {
-        Ok(out) => Ok(out),
-        Err(InflateError::Limit(msg)) => Err(msg),
-        Err(InflateError::Corrupt(msg, _)) => Err(format!("corrupt entry data: {msg}")),
+    // Declared sizes first (cheap); headers lie, so the output is counted while inflating.
+    let budget = Budget::new(limits);
+    budget.check_sizes(size, compressed)?;
+    let start = archive
+        .by_index_raw(i)
+        .map_err(|e| e.to_string())?
+        .data_start()
+        .and_then(|s| usize::try_from(s).ok())
+        .ok_or("entry data offset unknown")?;
+    let end = usize::try_from(compressed)
+        .ok()
+        .and_then(|c| start.checked_add(c))
+        .filter(|&end| end <= data.len())
+        .ok_or_else(|| {
+            format!(
+                "entry data truncated: {compressed} bytes declared at offset {start}, {} present",
+                data.len().saturating_sub(start)
+            )
+        })?;
+    let raw = &data[start..end];
+    let out = match method {
+        M::Stored => read_bounded(budget.reader(raw), &budget),
+        _ => read_bounded(
+            flate2::bufread::DeflateDecoder::new(budget.reader(raw)),
+            &budget,
+        ),
+    };
+    let out = match out {
+        Ok(out) => out,
+        Err(InflateError::Limit(msg)) => return Err(msg),
+        Err(InflateError::Corrupt(msg, _)) => return Err(format!("corrupt entry data: {msg}")),
+    };
+    let mut actual = flate2::Crc::new();
+    actual.update(&out);
+    if actual.sum() != crc || out.len() as u64 != size {
+        return Err(format!(
+            "entry data does not match its header (CRC {:08x} vs {crc:08x}, size {} vs {size}): corrupt",
+            actual.sum(),
+            out.len()
+        ));
     }
+    Ok(out)
 }
 
 struct ZipMembers<'a> {
@@ -281,14 +317,16 @@ impl Iterator for ZipMembers<'_> {
                 data: Bytes::from_vec(Vec::new()),
             }));
         }
-        Some(match read_entry(&mut self.archive, i, self.limits) {
-            Ok(out) => {
-                let mut node = Node::new(name, Bytes::from_vec(out));
-                node.meta = meta;
-                Ok(node)
-            }
-            Err(message) => Err(ChildError { name, message }),
-        })
+        Some(
+            match read_entry(&mut self.archive, &self.data, i, self.limits) {
+                Ok(out) => {
+                    let mut node = Node::new(name, Bytes::from_vec(out));
+                    node.meta = meta;
+                    Ok(node)
+                }
+                Err(message) => Err(ChildError { name, message }),
+            },
+        )
     }
 }
 

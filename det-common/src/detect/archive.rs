@@ -190,7 +190,7 @@ fn detect_zip(node: &Node, loc: &Location, out: &mut Vec<Finding>, opts: &ScanOp
             .is_some_and(|dir| dir.ends_with(".dist-info") && !dir.contains('/'))
     });
     let Some(record) = record else { return };
-    let Ok(bytes) = zip::read_entry(&mut archive, record, &opts.limits) else {
+    let Ok(bytes) = zip::read_entry(&mut archive, &node.data, record, &opts.limits) else {
         return;
     };
     let listed = record_paths(&String::from_utf8_lossy(&bytes));
