@@ -14,7 +14,7 @@ use std::process::Command;
 /// Compile the shim crate rooted at `src_dir/lib.rs` into the cdylib `out`.
 ///
 /// The flags make the library reproducible: paths of the sources are remapped to
-/// `detshim/`, no debug info, one codegen unit, a build-id that is a hash of the
+/// `detshim/`, no debug info or local symbols, one codegen unit, a build-id that is a hash of the
 /// content (`--build-id=sha1`), and `-C metadata` fixed so symbol hashes do not depend
 /// on where it is built. `-C panic=abort`: no unwinding machinery is needed in code
 /// that must never panic.
@@ -43,7 +43,7 @@ pub fn compile_shim(
             "-C",
             "debuginfo=0",
             "-C",
-            "strip=debuginfo",
+            "strip=symbols",
             "-C",
             "metadata=detshim",
         ])

@@ -510,6 +510,37 @@ fn find_lists_sorted_reversed_and_shuffled_by_seed() {
     assert_ne!(find("shuffle:2"), s1);
 }
 
+/// Many entries: the listing buffer grows many times and 5000 names are ordered.
+#[test]
+fn a_large_directory_is_listed_whole_and_in_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("big");
+    std::fs::create_dir(&dir).unwrap();
+    let mut names: Vec<String> = (0..5000)
+        .map(|i| format!("entry-{:05}-{}", (i * 7919) % 5000, "x".repeat(i % 200)))
+        .collect();
+    for n in &names {
+        std::fs::File::create(dir.join(n)).unwrap();
+    }
+    names.sort();
+    let d = dir.to_str().unwrap();
+    let listed = |order: &str| {
+        lines(&ok(under_shim(
+            "ls",
+            &["-U", "-1", d],
+            &[("DET_SHIM_READDIR", order)],
+        )))
+    };
+    assert_eq!(listed("sorted"), names);
+    assert_eq!(listed("reverse"), reversed(&names));
+    let shuffled = listed("shuffle:99");
+    assert_ne!(shuffled, names);
+    assert_eq!(
+        shuffled.iter().cloned().collect::<BTreeSet<_>>().len(),
+        5000
+    );
+}
+
 #[test]
 fn make_links_in_find_order_fixture() {
     let tmp = tempfile::tempdir().unwrap();
