@@ -302,21 +302,28 @@ fn hash_open_file(path: &Path, mut file: File, sha256: bool) -> Result<FileHash>
             size: map.len() as u64,
         });
     }
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(path, e)),
-        };
-        b3.update(&buf[..n]);
-        if sha256 {
-            sha.update(&buf[..n]);
-        }
-        size += n as u64;
+    // One read buffer per thread, reused: a fresh 64 KiB buffer per file would cost more
+    // than hashing the typical small source file.
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 64 * 1024]);
     }
+    let size = BUF.with_borrow_mut(|buf| -> Result<u64> {
+        let mut size = 0u64;
+        loop {
+            let n = match file.read(buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(path, e)),
+            };
+            b3.update(&buf[..n]);
+            if sha256 {
+                sha.update(&buf[..n]);
+            }
+            size += n as u64;
+        }
+        Ok(size)
+    })?;
     Ok(FileHash {
         blake3: b3.finalize().to_hex().to_string(),
         sha256: if sha256 {
