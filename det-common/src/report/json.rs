@@ -1,0 +1,171 @@
+//! The JSON report: `{"schema":"<tool>/1","tool":{..},"findings":[..],"errors":[..],"summary":{..}}`.
+//!
+//! Keys come out in struct-field order (stable, documented here); absent optional values
+//! (`section`, `offset`, `summary.max_severity`, `summary.min_severity`) are `null`, never
+//! omitted, so every finding has the same keys. Pretty-printed with two-space indentation and a
+//! trailing newline. Strings are escaped by serde_json and, beyond it, DEL, C1 controls and
+//! bidi/invisible characters are written as `\uXXXX` (see [`TerminalSafeFormatter`]): the
+//! parsed value is unchanged, but `cat report.json` cannot drive the terminal.
+
+use super::escape::{bounded, is_unsafe_char, may_hold_unsafe};
+use super::{RenderOptions, Report, ReportError, Summary, ToolInfo};
+use crate::finding::Finding;
+use crate::rules::{Category, Severity};
+use serde::Serialize;
+use std::borrow::Cow;
+use std::io;
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    schema: String,
+    tool: &'a ToolInfo,
+    findings: Vec<JsonFinding<'a>>,
+    errors: Vec<&'a ReportError>,
+    summary: Summary,
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    rule: &'static str,
+    severity: Severity,
+    category: Category,
+    file: &'a str,
+    container: &'a [String],
+    section: Option<&'a str>,
+    offset: Option<u64>,
+    evidence: Cow<'a, str>,
+    message: &'static str,
+    fix: &'a str,
+}
+
+impl<'a> JsonFinding<'a> {
+    fn new(f: &'a Finding, opts: &RenderOptions) -> Self {
+        JsonFinding {
+            rule: f.rule.id,
+            severity: f.severity(),
+            category: f.category(),
+            file: &f.location.file,
+            container: &f.location.container,
+            section: f.location.section.as_deref(),
+            offset: f.location.offset,
+            evidence: bounded(&f.evidence, opts.max_evidence_chars),
+            message: f.rule.message,
+            fix: f.fix_text(),
+        }
+    }
+}
+
+pub(super) fn render(report: &Report, opts: &RenderOptions) -> String {
+    let doc = JsonReport {
+        schema: report.tool.schema(),
+        tool: &report.tool,
+        findings: report
+            .sorted_findings()
+            .into_iter()
+            .map(|f| JsonFinding::new(f, opts))
+            .collect(),
+        errors: report.sorted_errors(),
+        summary: report.summary(),
+    };
+    to_pretty_json(&doc, 1024 + doc.findings.len() * 600)
+}
+
+/// `value` as pretty JSON with a trailing newline, terminal-safe (see the module docs).
+/// `size_hint` pre-sizes the buffer: large reports are not copied over and over as it grows.
+pub(super) fn to_pretty_json<T: Serialize>(value: &T, size_hint: usize) -> String {
+    let mut buf = Vec::with_capacity(size_hint);
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, TerminalSafeFormatter::new());
+    // Serializing our own structs of strings, numbers and maps into memory cannot fail.
+    value
+        .serialize(&mut ser)
+        .expect("det bug: report serialization failed");
+    buf.push(b'\n');
+    String::from_utf8(buf).expect("serde_json writes UTF-8")
+}
+
+/// serde_json's pretty formatter, with the characters of [`is_unsafe_char`] that serde_json
+/// leaves raw (DEL, C1, bidi, separators, BOM) written as `\uXXXX` escapes.
+struct TerminalSafeFormatter<'a> {
+    pretty: serde_json::ser::PrettyFormatter<'a>,
+}
+
+impl TerminalSafeFormatter<'_> {
+    fn new() -> Self {
+        TerminalSafeFormatter {
+            pretty: serde_json::ser::PrettyFormatter::new(),
+        }
+    }
+}
+
+impl serde_json::ser::Formatter for TerminalSafeFormatter<'_> {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        if !may_hold_unsafe(fragment) {
+            return writer.write_all(fragment.as_bytes());
+        }
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if is_unsafe_char(c) {
+                writer.write_all(&fragment.as_bytes()[start..i])?;
+                // All these characters are in the Basic Multilingual Plane: one \u escape.
+                write!(writer, "\\u{:04x}", c as u32)?;
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+
+    // The rest delegates to the pretty formatter.
+    fn begin_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.pretty.begin_array(w)
+    }
+    fn end_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.pretty.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.pretty.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.pretty.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.pretty.begin_object(w)
+    }
+    fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.pretty.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.pretty.begin_object_key(w, first)
+    }
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.pretty.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.pretty.end_object_value(w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_characters_become_u_escapes_and_parse_back() {
+        let s = "a\u{7f}b\u{9b}c\u{202e}d\x1be";
+        let json = to_pretty_json(&s, 0);
+        assert_eq!(json, "\"a\\u007fb\\u009bc\\u202ed\\u001be\"\n");
+        let back: String = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+    }
+}
