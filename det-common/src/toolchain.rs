@@ -439,8 +439,11 @@ pub fn c_compiler_info(cc: &Path) -> Result<CCompilerInfo> {
 }
 
 /// The C compiler's identity: its binary (symlinks such as cc → gcc-12 resolved) and
-/// its library directory.
+/// its library directory. `zig` (from `CC="zig cc"`) is identified as zig.
 pub fn identify_cc(cc: &Path) -> Result<Toolchain> {
+    if cc.file_stem().is_some_and(|n| n == "zig") {
+        return identify_zig(cc);
+    }
     let info = c_compiler_info(cc)?;
     let binary = std::fs::canonicalize(cc).map_err(|e| Error::io(cc, e))?;
     let id = toolchain_id(&binary, &info.lib_dir)?;

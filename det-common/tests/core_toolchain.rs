@@ -92,6 +92,13 @@ fn real_zig_is_identified() {
     assert_eq!(t.name, "zig");
     assert_eq!(t.version.to_string(), stdout(&zig, &["version"]).trim());
     assert_eq!(t.id.len(), 64);
+
+    // CC="zig cc": the C compiler is zig.
+    let cc = OsString::from(format!("{} cc", zig.display()));
+    let env = |k: &str| (k == "CC").then(|| cc.clone());
+    let found = find_cc(&env).unwrap();
+    assert_eq!(found, zig);
+    assert_eq!(identify_cc(&found).unwrap(), t);
 }
 
 #[test]
