@@ -85,6 +85,52 @@ fn file_hash_of_abc_is_the_published_vector() {
     );
 }
 
+/// The official BLAKE3 test vectors (test_vectors/test_vectors.json in the BLAKE3
+/// repository): input of `len` bytes 0, 1, ..., 250, 0, 1, ...; the first 32 bytes of the
+/// extended output are the default hash. Lengths around the 1024-byte chunk boundary.
+#[test]
+fn file_hashes_match_the_official_blake3_test_vectors() {
+    let vectors = [
+        (
+            1,
+            "2d3adedff11b61f14c886e35afa036736dcd87a74d27b5c1510225d0f592e213",
+        ),
+        (
+            1023,
+            "10108970eeda3eb932baac1428c7a2163b0e924c9a9e25b35bba72b28f70bd11",
+        ),
+        (
+            1024,
+            "42214739f095a406f3fc83deb889744ac00df831c10daa55189b5d121c855af7",
+        ),
+        (
+            1025,
+            "d00278ae47eb27b34faecf67b4fe263f82d5412916c1ffd97c8cb7fb814b8444",
+        ),
+        (
+            2049,
+            "5f4d72f40d7a5f82b15ca2b2e44b1de3c2ef86c426c95c1af0b6879522563030",
+        ),
+        (
+            4097,
+            "9b4052b38f1c5fc8b1f9ff7ac7b27cd242487b3d890d15c96a1c25b8aa0fb995",
+        ),
+        (
+            7169,
+            "a003fc7a51754a9b3c7fae0367ab3d782dccf28855a03d435f8cfe74605e7817",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (len, want) in vectors {
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let p = dir.path().join(format!("v{len}"));
+        fs::write(&p, &data).unwrap();
+        let h = hash_file(&p).unwrap();
+        assert_eq!(h.blake3, want, "input_len {len}");
+        assert_eq!(h.sha256, sha256sum(&p), "input_len {len}");
+    }
+}
+
 #[test]
 fn missing_or_special_file_error_names_the_file() {
     let e = hash_file(Path::new("/dev/zero")).unwrap_err().to_string();
