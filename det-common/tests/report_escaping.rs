@@ -157,6 +157,41 @@ fn sarif_escapes_markdown_and_encodes_uris() {
 }
 
 #[test]
+fn sarif_points_at_lines_of_text_files() {
+    let mut r = Report::empty(ToolInfo::new("det-scan", "0.1.0"));
+    let log = Location::file("build.log");
+    r.push(Finding::new(
+        rules::get("cmd-native-cpu"),
+        log.at("line 42", None),
+        "-march=native",
+    ));
+    r.push(Finding::new(
+        rules::get("cmd-native-cpu"),
+        log.at("line x", None),
+        "-march=native",
+    ));
+    r.push(Finding::new(
+        rules::get("cmd-native-cpu"),
+        log.member("inner").at("line 7", None),
+        "-march=native",
+    ));
+    let v: serde_json::Value =
+        serde_json::from_str(&render(&r, OutputFormat::Sarif, &RenderOptions::default())).unwrap();
+    let lines: Vec<i64> = v["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            x["locations"][0]["physicalLocation"]["region"]["startLine"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    // Sorted by section: "line 42" < "line x"; the member's line is not a line of build.log.
+    assert_eq!(lines, [42, 1, 1]);
+}
+
+#[test]
 fn long_evidence_is_bounded_in_every_format() {
     let mut r = Report::empty(ToolInfo::new("det-scan", "0.1.0"));
     let long = format!("/home/{}", "é".repeat(100_000));

@@ -240,3 +240,111 @@ fn microsoft_validator_can_fail() {
         "rules without help must fail GitHub's checks, got {results:#?}"
     );
 }
+
+/// The log's content, without the external tools: rules, indices, levels, locations, errors.
+#[test]
+fn sarif_log_carries_rules_locations_and_errors() {
+    let log: Value = serde_json::from_str(&sarif_log()).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    assert_eq!(log["runs"].as_array().unwrap().len(), 1);
+    let run = &log["runs"][0];
+    let driver = &run["tool"]["driver"];
+    assert_eq!(driver["name"], "det-scan");
+    assert_eq!(driver["version"], "0.1.0");
+    assert_eq!(
+        driver["informationUri"],
+        det_common::report::INFORMATION_URI
+    );
+    let rules = driver["rules"].as_array().unwrap();
+    let ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let table: Vec<&str> = det_common::rules::RULES.iter().map(|r| r.id).collect();
+    assert_eq!(ids, table);
+    let abs = &rules[ids.iter().position(|&i| i == "absolute-path").unwrap()];
+    assert_eq!(abs["name"], "AbsolutePath");
+    assert_eq!(abs["defaultConfiguration"]["level"], "error");
+    assert_eq!(abs["properties"]["tags"], serde_json::json!(["path"]));
+    assert_eq!(
+        abs["helpUri"],
+        det_common::rules::get("absolute-path").reference
+    );
+    assert!(
+        abs["help"]["markdown"]
+            .as_str()
+            .unwrap()
+            .contains("**Fix:**")
+    );
+
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), fixture::findings().len());
+    for r in results {
+        let i = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[i]["id"], r["ruleId"]);
+        let rule = det_common::rules::get(r["ruleId"].as_str().unwrap());
+        assert_eq!(r["level"], rule.severity.sarif_level());
+        assert!(r["message"]["text"].as_str().unwrap().ends_with('.'));
+    }
+    let by_file = |file: &str, rule: &str| -> &Value {
+        results
+            .iter()
+            .find(|r| r["properties"]["file"] == file && r["ruleId"] == rule)
+            .unwrap_or_else(|| panic!("no {rule} result for {file}"))
+    };
+    let region = |r: &Value| r["locations"][0]["physicalLocation"]["region"].clone();
+    // A file offset is a byteOffset; an offset inside a section or member is not.
+    assert_eq!(
+        region(by_file("logs/build.log", "cmd-missing-prefix-map")),
+        serde_json::json!({"byteOffset": 16, "startLine": 1})
+    );
+    assert_eq!(
+        region(by_file("logs/build.log", "cmd-native-cpu")),
+        serde_json::json!({"startLine": 12})
+    );
+    let so = by_file("dist/x.whl", "absolute-path");
+    assert_eq!(region(so), serde_json::json!({"startLine": 1}));
+    assert_eq!(
+        so["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "dist/x.whl"
+    );
+    assert_eq!(
+        so["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
+        "dist/x.whl!pkg/_speedups.so [.debug_str]"
+    );
+    assert_eq!(
+        so["properties"]["container"],
+        serde_json::json!(["pkg/_speedups.so"])
+    );
+    assert_eq!(so["properties"]["offset"], 0x1a2b);
+    assert!(so["message"]["text"].as_str().unwrap().contains(
+        " Location: pkg/_speedups.so, .debug_str+0x1a2b. Evidence: '/home/alice/src/x.c'."
+    ));
+    let specific = by_file("logs/build.log", "cmd-missing-prefix-map");
+    assert!(
+        specific["message"]["text"]
+            .as_str()
+            .unwrap()
+            .ends_with(" Fix: Add -ffile-prefix-map=/work/ü b=. to this gcc command.")
+    );
+
+    let inv = &run["invocations"][0];
+    assert_eq!(inv["executionSuccessful"], false);
+    let notes = inv["toolExecutionNotifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 2);
+    assert_eq!(
+        notes[1]["message"]["text"],
+        "secret/unreadable.so: Permission denied (os error 13)."
+    );
+    assert_eq!(notes[1]["level"], "error");
+    // Determinism: no time stamps, GUIDs or machine details anywhere.
+    let text = sarif_log();
+    for key in [
+        "Utc\":",
+        "Guid\":",
+        "\"guid\"",
+        "\"machine\"",
+        "\"account\"",
+        "\"processId\"",
+        "\"workingDirectory\"",
+    ] {
+        assert!(!text.contains(key), "the log contains {key}");
+    }
+}

@@ -9,8 +9,9 @@
 //!   percent-encoded; `file://` only when that path was absolute). The container chain and the
 //!   section are in the message, in a logical location and in the result's properties
 //!   (`file`, `container`, `section`, `offset`: the JSON report's fields).
-//! - `region.startLine` is always 1: GitHub requires a start line to show a result and binary
-//!   artifacts have no lines. `region.byteOffset` is given only when the offset is an offset in
+//! - `region.startLine` is the line when the finding is on a line of a text file (a section
+//!   named `line N`, as build-log and source detectors write it), else 1: GitHub requires a
+//!   start line to show a result and binary artifacts have no lines. `region.byteOffset` is given only when the offset is an offset in
 //!   that outer file (no container, no section); an offset inside a member or section is not
 //!   one, and is in the properties instead.
 //! - `partialFingerprints["detFinding/v1"]`: BLAKE3 of rule, file, containers, section and the
@@ -318,7 +319,9 @@ fn result(
         }
     }
 
-    let mut region = sarif::Region::builder().start_line(1).build();
+    let mut region = sarif::Region::builder()
+        .start_line(text_line(loc).unwrap_or(1))
+        .build();
     if loc.container.is_empty() && loc.section.is_none() {
         region.byte_offset = loc.offset.and_then(|o| i64::try_from(o).ok());
     }
@@ -380,6 +383,21 @@ fn result(
                 .build(),
         )
         .build()
+}
+
+/// The line of a finding in a text file: detectors of build logs and source files name it
+/// as the section `line N` of the file itself (no container). GitHub then annotates that line.
+fn text_line(loc: &crate::finding::Location) -> Option<i64> {
+    if !loc.container.is_empty() {
+        return None;
+    }
+    let n: i64 = loc
+        .section
+        .as_deref()?
+        .strip_prefix("line ")?
+        .parse()
+        .ok()?;
+    (n >= 1).then_some(n)
 }
 
 fn level(f: &Finding) -> sarif::ResultLevel {

@@ -55,6 +55,11 @@ pub fn findings() -> Vec<Finding> {
         )
         .with_fix("add -ffile-prefix-map=/work/ü b=. to this gcc command"),
         Finding::new(
+            rules::get("cmd-native-cpu"),
+            Location::file("logs/build.log").at("line 12", None),
+            "cc -march=native -c y.c",
+        ),
+        Finding::new(
             rules::get("parse-error"),
             Location::file("in/weird name #1 %.bin"),
             "truncated ELF header",
