@@ -3,8 +3,9 @@
 //! threads), gcc's `__DATE__`, make linking in `find` order, a static binary,
 //! rustc (jemalloc inside), a jemalloc-linked C program and a full `cargo build`.
 //!
-//! Needs gcc, make, python3, and the Debian package `libjemalloc-dev` (the jemalloc
-//! tests skip without it unless `DET_REQUIRE_JEMALLOC=1`).
+//! Needs gcc, make, python3, and the Debian package `libjemalloc2` (the jemalloc test
+//! skips without it unless `DET_REQUIRE_JEMALLOC=1`); the static binary comes from
+//! `gcc -static` (libc6-dev's libc.a) or else zig.
 #![cfg(all(target_os = "linux", target_env = "gnu"))]
 
 use std::collections::BTreeSet;
@@ -610,10 +611,37 @@ int main(int argc, char **argv) {
 }
 "#;
 
+/// A static binary: `gcc -static` when glibc's static libraries are installed, else
+/// `zig cc -target <arch>-linux-musl` (None: neither available, the test skips).
+fn static_binary(dir: &Path) -> Option<PathBuf> {
+    let src = dir.join("static.c");
+    std::fs::write(&src, STATIC_C).unwrap();
+    let exe = dir.join("static");
+    let gcc = Command::new("gcc")
+        .args(["-static", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .output()
+        .unwrap();
+    if gcc.status.success() {
+        return Some(exe);
+    }
+    let zig = det_common::toolchain::zig_for_test("fork_and_exec_of_a_static_binary")?;
+    let target = format!("{}-linux-musl", std::env::consts::ARCH);
+    let mut cmd = Command::new(zig);
+    cmd.args(["cc", "-target", &target, "-static", "-o"])
+        .arg(&exe)
+        .arg(&src);
+    ok(cmd);
+    Some(exe)
+}
+
 #[test]
 fn fork_and_exec_of_a_static_binary() {
     let tmp = tempfile::tempdir().unwrap();
-    let stat = gcc(tmp.path(), "static", STATIC_C, &["-static"]);
+    let Some(stat) = static_binary(tmp.path()) else {
+        return;
+    };
     let spawn = gcc(tmp.path(), "spawn", SPAWN_C, &[]);
     // The static binary ignores LD_PRELOAD (and sees the real time).
     let out = ok(under_shim(
@@ -674,9 +702,9 @@ fn jemalloc() -> Option<PathBuf> {
         return Some(p);
     }
     if std::env::var("DET_REQUIRE_JEMALLOC").as_deref() == Ok("1") {
-        panic!("libjemalloc not found: apt-get install libjemalloc-dev");
+        panic!("libjemalloc not found: apt-get install libjemalloc2");
     }
-    eprintln!("skipped: libjemalloc not found (apt-get install libjemalloc-dev)");
+    eprintln!("skipped: libjemalloc not found (apt-get install libjemalloc2)");
     None
 }
 
@@ -708,7 +736,8 @@ int main(void) {
 fn jemalloc_programs_do_not_deadlock() {
     let Some(je) = jemalloc() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let exe = gcc(tmp.path(), "je", JEMALLOC_C, &["-ljemalloc"]);
+    // Linked against the library file itself: only the runtime package is needed.
+    let exe = gcc(tmp.path(), "je", JEMALLOC_C, &[je.to_str().unwrap()]);
     let settings = [("DET_SHIM_TIME", "1000"), ("DET_SHIM_READDIR", "sorted")];
     assert_eq!(
         ok_within(
