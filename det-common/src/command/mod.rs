@@ -225,7 +225,8 @@ fn analyze_nested(
             rest = &rest[1..];
             while rest.first().is_some_and(|a| a.starts_with('-')) {
                 let takes_value = matches!(rest[0].as_str(), "-u" | "-C" | "--unset" | "--chdir");
-                rest = &rest[if takes_value { 2 } else { 1 }.min(rest.len())..];
+                let skip: usize = if takes_value { 2 } else { 1 };
+                rest = &rest[skip.min(rest.len())..];
             }
         } else if WRAPPERS.contains(&tool_name(first).as_str()) {
             rest = &rest[1..];
@@ -1132,7 +1133,7 @@ fn elf_without_interp(b: &[u8]) -> Option<bool> {
     let is64 = *b.get(4)? == 2;
     let le = *b.get(5)? == 1;
     let u16_at = |o: usize| -> Option<u64> {
-        let s: [u8; 2] = b.get(o..o + 2)?.try_into().ok()?;
+        let s: [u8; 2] = b.get(o..o.checked_add(2)?)?.try_into().ok()?;
         Some(u64::from(if le {
             u16::from_le_bytes(s)
         } else {
@@ -1140,7 +1141,7 @@ fn elf_without_interp(b: &[u8]) -> Option<bool> {
         }))
     };
     let u32_at = |o: usize| -> Option<u64> {
-        let s: [u8; 4] = b.get(o..o + 4)?.try_into().ok()?;
+        let s: [u8; 4] = b.get(o..o.checked_add(4)?)?.try_into().ok()?;
         Some(u64::from(if le {
             u32::from_le_bytes(s)
         } else {
@@ -1148,7 +1149,7 @@ fn elf_without_interp(b: &[u8]) -> Option<bool> {
         }))
     };
     let u64_at = |o: usize| -> Option<u64> {
-        let s: [u8; 8] = b.get(o..o + 8)?.try_into().ok()?;
+        let s: [u8; 8] = b.get(o..o.checked_add(8)?)?.try_into().ok()?;
         Some(if le {
             u64::from_le_bytes(s)
         } else {
@@ -1167,7 +1168,7 @@ fn elf_without_interp(b: &[u8]) -> Option<bool> {
     };
     let mut has_dynamic = false;
     for n in 0..phnum {
-        let off = usize::try_from(phoff + n * phentsize).ok()?;
+        let off = usize::try_from(phoff.checked_add(n.checked_mul(phentsize)?)?).ok()?;
         match u32_at(off)? {
             3 => return Some(false), // PT_INTERP
             2 => has_dynamic = true, // PT_DYNAMIC

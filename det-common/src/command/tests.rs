@@ -419,6 +419,19 @@ fn env_wrappers_and_prefixes_are_peeled() {
         assert_eq!(ids(cmd, Some("/w")), vec!["cmd-native-cpu"], "{cmd}");
     }
     assert_eq!(ids("make -j4", Some("/w")), Vec::<&str>::new());
+    // Truncated prefixes end quietly.
+    for cmd in [
+        "env -u",
+        "env",
+        "ccache",
+        "A=b",
+        "sh -c",
+        "zig",
+        "ar",
+        "ar --plugin",
+    ] {
+        assert_eq!(ids(cmd, Some("/w")), Vec::<&str>::new(), "{cmd}");
+    }
     assert_eq!(ids("", Some("/w")), Vec::<&str>::new());
 }
 
@@ -445,6 +458,14 @@ fn prefix_map_roots_pick_a_deep_common_ancestor() {
 fn static_elf_detection() {
     assert_eq!(elf_without_interp(b"not elf"), None);
     assert_eq!(elf_without_interp(b"\x7fELF\x02\x01"), None);
+    // A 64-bit executable header whose program-header offset overflows: no panic.
+    let mut hdr = vec![0u8; 64];
+    hdr[..6].copy_from_slice(b"\x7fELF\x02\x01");
+    hdr[16] = 2;
+    hdr[32..40].copy_from_slice(&u64::MAX.to_le_bytes());
+    hdr[54] = 56;
+    hdr[56] = 2;
+    assert_eq!(elf_without_interp(&hdr), None);
     // The dynamically linked gcc driver on this machine has an interpreter.
     let gcc = resolve_program("gcc", None, &BTreeMap::new()).expect("gcc on PATH");
     assert!(!is_static_elf(&gcc));
@@ -527,4 +548,85 @@ fn shells_and_libtool_are_followed() {
 
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Random command lines and logs from a token soup: analysis never panics.
+#[test]
+fn random_inputs_never_panic() {
+    const TOKENS: &[&str] = &[
+        "gcc",
+        "zig",
+        "cc",
+        "rustc",
+        "go",
+        "build",
+        "ar",
+        "ranlib",
+        "ld",
+        "cargo",
+        "sh",
+        "-c",
+        "env",
+        "A=b",
+        "cd",
+        "/",
+        "..",
+        "&&",
+        "||",
+        ";",
+        "|",
+        "'",
+        "\"",
+        "\\",
+        " ",
+        "\n",
+        "-g",
+        "-g0",
+        "-o",
+        "-I",
+        "-Wl,",
+        "--build-id",
+        "=uuid",
+        "-flto",
+        "-march=native",
+        "-C",
+        "incremental=",
+        "--remap-path-prefix",
+        "=",
+        "src/a.c",
+        "/abs/b.c",
+        "a.rs",
+        "rcsU",
+        "D",
+        "-ffile-prefix-map=",
+        "Running `",
+        "`",
+        "[1/2] ",
+        "libtool: compile: ",
+        "+ ",
+        "make: Entering directory '",
+        "[p 1] running: ",
+        "Compiling p v1 (/x)",
+        "é",
+        "\u{1b}[1m",
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..3000 {
+        let len = (next() % 24) as usize;
+        let text: String = (0..len)
+            .map(|_| TOKENS[(next() % TOKENS.len() as u64) as usize])
+            .collect();
+        let _ = log::analyze_build_log_text(&text, "fuzz.log");
+        let _ = log::analyze_compile_commands_text(&text, "cc.json");
+        if let Ok(argv) = shell_split(&text) {
+            let _ = analyze_command(&argv, Some(Path::new("/w")), &Location::file("x"));
+            let _ = analyze_command(&argv, None, &Location::file("x"));
+        }
+    }
 }

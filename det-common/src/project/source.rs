@@ -469,3 +469,62 @@ mod tests {
         assert_eq!(s, "a \nb \n c \"// s\" '\"' r#\"/*\"# d\n");
     }
 }
+
+#[cfg(test)]
+mod random_inputs {
+    /// Random source text from a token soup: the heuristics never panic.
+    #[test]
+    fn never_panic() {
+        const TOKENS: &[&str] = &[
+            "let ",
+            "mut ",
+            "x",
+            " = ",
+            "HashMap::new()",
+            "for ",
+            "in ",
+            "&x",
+            ".iter()",
+            "{",
+            "}",
+            "(",
+            ")",
+            "\"",
+            "'",
+            "\\",
+            "//",
+            "/*",
+            "*/",
+            "r#\"",
+            "\"#",
+            "\n",
+            "format!(",
+            "write!(",
+            "quote! {",
+            "#x",
+            "env::var(\"CARGO_MANIFEST_DIR\")",
+            "SystemTime::now()",
+            ";",
+            ",",
+            "const ",
+            "é",
+            "'a",
+            "'\\''",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..3000 {
+            let len = (next() % 40) as usize;
+            let text: String = (0..len)
+                .map(|_| TOKENS[(next() % TOKENS.len() as u64) as usize])
+                .collect();
+            let mut out = Vec::new();
+            super::scan_text("f.rs", &text, &mut out);
+        }
+    }
+}
