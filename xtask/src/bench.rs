@@ -30,6 +30,9 @@ pub fn run(ws: &Path) -> Result<()> {
     }
     println!("det-scan                          {:>8.0} MiB/s  ({:.2} s)", mib(bytes) / scan_t.as_secs_f64(), scan_t.as_secs_f64());
     println!("det-scan / hashing                {:>8.2}  (goal: >= 0.50)", hash.as_secs_f64() / scan_t.as_secs_f64());
+
+    println!("\n== tree hashing on a generated tree ==");
+    super::bench_hash::run(ws)?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! `cargo xtask <job>`: project automation in Rust (test, demo, bench, docs).
 
 mod bench;
+mod bench_hash;
 mod demo;
 mod docs;
 mod setup;
