@@ -30,7 +30,9 @@ fn tools_dir() -> PathBuf {
 /// `DET_REQUIRE_TOOLS` is not `1`.
 fn multitool_package(test: &str) -> Option<PathBuf> {
     let pkg = tools_dir().join(PACKAGE);
-    if pkg.join("sarif-2.1.0.json").is_file() && pkg.join("Sarif.Multitool").is_file() {
+    let exe = pkg.join("Sarif.Multitool");
+    if pkg.join("sarif-2.1.0.json").is_file() && exe.is_file() {
+        make_executable(&exe);
         return Some(pkg);
     }
     if std::env::var("DET_REQUIRE_TOOLS").as_deref() == Ok("1") {
@@ -45,6 +47,18 @@ fn multitool_package(test: &str) -> Option<PathBuf> {
         pkg.display()
     );
     None
+}
+
+/// The package's own postinstall script does `chmod u+x Sarif.Multitool`, but npm may skip
+/// install scripts (`allowScripts`); do it here so a plain `npm install` is enough.
+fn make_executable(exe: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(exe) {
+        let mode = meta.permissions().mode();
+        if mode & 0o100 == 0 {
+            let _ = std::fs::set_permissions(exe, std::fs::Permissions::from_mode(mode | 0o100));
+        }
+    }
 }
 
 fn official_schema(pkg: &Path) -> Value {
