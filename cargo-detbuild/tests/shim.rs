@@ -432,6 +432,52 @@ fn c_program_calls_every_hook_from_eight_threads() {
     assert_ne!(field(&other[3], "rand"), field(&l[3], "rand"));
 }
 
+/// 16 processes appending to one log at once: every line is whole, every process is there.
+#[test]
+fn log_lines_of_concurrent_processes_do_not_mix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("shim.log");
+    let children: Vec<_> = (0..16)
+        .map(|_| {
+            under_shim(
+                "date",
+                &["+%s"],
+                &[
+                    ("DET_SHIM_TIME", "42"),
+                    ("DET_SHIM_LOG", log.to_str().unwrap()),
+                ],
+            )
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let mut pids = BTreeSet::new();
+    for c in children {
+        pids.insert(c.id().to_string());
+        let out = c.wait_with_output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n");
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut seen = BTreeSet::new();
+    for line in text.lines() {
+        let words: Vec<&str> = line.split(' ').collect();
+        assert_eq!(words.len(), 7, "{line}");
+        assert_eq!(words[0], "det-shim/1");
+        assert_eq!(field(line, "prog"), "date");
+        assert!(field(line, "calls").parse::<u64>().unwrap() > 0, "{line}");
+        seen.insert(field(line, "pid").to_owned());
+    }
+    assert_eq!(seen, pids, "{text}");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains(" hook=clock_gettime ") && l.ends_with(" active=1"))
+            .count(),
+        16,
+        "{text}"
+    );
+}
+
 #[test]
 fn excluded_programs_and_off_settings_fall_through() {
     let tmp = tempfile::tempdir().unwrap();
