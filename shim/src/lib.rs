@@ -3,7 +3,24 @@
 //! host name, the order of directory listings and, on request, the process id and
 //! libc's random numbers. Settings come from `DET_SHIM_*` environment variables; every
 //! hook falls through to the real libc function when its setting is off.
-//! See `shim/README.md` for the settings, the guarantees and what the shim cannot reach.
+//! `shim/README.md` is the full reference; in short:
+//!
+//! - `DET_SHIM_TIME=<epoch>` (frozen) or `<epoch>+` (advancing from load): the realtime
+//!   clocks in `clock_gettime`, `gettimeofday`, `time`, `timespec_get`. Monotonic and CPU
+//!   clocks are never touched.
+//! - `DET_SHIM_HOSTNAME`, `DET_SHIM_DOMAINNAME`, `DET_SHIM_UNAME_RELEASE`,
+//!   `DET_SHIM_UNAME_VERSION`: `uname`, `gethostname`, `getdomainname`.
+//! - `DET_SHIM_READDIR=sorted|reverse|shuffle:<seed>`: the order of `readdir` & co.
+//! - Opt-in `DET_SHIM_PID=<n>` (`getpid`) and `DET_SHIM_RANDOM=<seed>` (`rand`,
+//!   `random`, `srand`, `srandom`, `getrandom`, `getentropy`): off by default because
+//!   processes use pids and random bytes to stay apart (temporary file names, lock
+//!   files); equal values in parallel processes make them collide.
+//! - `DET_SHIM_EXCLUDE=<prog,...>`: processes left alone; `DET_SHIM_LOG=<file>`: one
+//!   line per process and hook with its call count, appended at exit (see `log`).
+//!
+//! Out of reach: static binaries (zig's own, musl-static tools), Go, direct system
+//! calls and the vDSO, glibc's internal calls (`glob`, `fts`, `mktemp`), file times the
+//! kernel sets, setuid and 32-bit programs.
 //!
 //! Layout: `sys` (the C ABI, declared by hand: no dependency, so `cargo-det-build`'s
 //! build script compiles this crate with a single `rustc` call), `real` (resolving the

@@ -4,7 +4,8 @@
 //! Why this is careful: libfaketime resolves its real functions lazily, inside the
 //! hook. When jemalloc (linked into `rustc`) initializes, it reads the clock; the hook
 //! then calls `dlsym`, glibc's `dlsym` may call `malloc` (its error path allocates the
-//! `dlerror` buffer), `malloc` re-enters jemalloc's unfinished initialization and the
+//! `dlerror` message; lookups of `STB_GNU_UNIQUE` symbols may grow a table — plain
+//! function symbols found on success allocate nothing), `malloc` re-enters jemalloc's unfinished initialization and the
 //! process deadlocks on jemalloc's init lock (libfaketime issues #130 and #402).
 //!
 //! The shim instead resolves every symbol in its ELF constructor (`resolve_all`), a
