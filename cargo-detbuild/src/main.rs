@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(bin_name = "cargo", version, styles = clap::builder::Styles::plain())]
+#[command(name = "cargo", bin_name = "cargo", version, styles = clap::builder::Styles::plain())]
 enum Cargo {
     /// Build deterministically.
     #[command(name = "det-build", version)]

@@ -110,6 +110,33 @@ fn reversed(v: &[String]) -> Vec<String> {
     v.iter().rev().cloned().collect()
 }
 
+/// `cargo det-build shim-path` (cargo passes "det-build" first) and the binary run
+/// directly agree, and a second call reuses the file.
+#[test]
+fn shim_path_as_cargo_subcommand_and_directly() {
+    let via_cargo = Command::new(env!("CARGO_BIN_EXE_cargo-det-build"))
+        .args(["det-build", "shim-path"])
+        .env(
+            "DET_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("shim-cache"),
+        )
+        .output()
+        .unwrap();
+    assert!(via_cargo.status.success());
+    assert_eq!(
+        String::from_utf8(via_cargo.stdout).unwrap().trim(),
+        shim().to_str().unwrap()
+    );
+    let v = Command::new(env!("CARGO_BIN_EXE_cargo-det-build"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(v.stdout).unwrap(),
+        format!("cargo-det-build {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
 #[test]
 fn date_follows_frozen_and_advancing_time() {
     let out = ok(under_shim(
