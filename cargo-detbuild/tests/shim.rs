@@ -505,6 +505,25 @@ fn log_lines_of_concurrent_processes_do_not_mix() {
     );
 }
 
+/// A relative DET_SHIM_LOG is resolved when the process loads, not after it moved.
+#[test]
+fn relative_log_path_is_fixed_at_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = under_shim(
+        "python3",
+        &["-c", "import os, time; time.time(); os.chdir('/')"],
+        &[("DET_SHIM_LOG", "rel.log")],
+    );
+    cmd.current_dir(tmp.path());
+    ok(cmd);
+    let text = std::fs::read_to_string(tmp.path().join("rel.log")).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" prog=python3 ") && l.contains(" hook=clock_gettime ")),
+        "{text}"
+    );
+}
+
 #[test]
 fn excluded_programs_and_off_settings_fall_through() {
     let tmp = tempfile::tempdir().unwrap();

@@ -191,12 +191,7 @@ fn parse_environ(s: &mut Settings) {
                     }
                     b"RANDOM" => s.random = parse_u64(value),
                     b"EXCLUDE" => exclude = value,
-                    b"LOG" if value.len() < s.log.len() => {
-                        for (d, b) in s.log.iter_mut().zip(value) {
-                            *d = *b;
-                        }
-                        s.log_len = value.len();
-                    }
+                    b"LOG" => set_log_path(s, value),
                     _ => {}
                 }
             }
@@ -231,6 +226,32 @@ fn parse_environ(s: &mut Settings) {
             .saturating_add(500_000_000)
             .div_euclid(1_000_000_000);
     }
+}
+
+/// The log path, made absolute against the working directory at load (the process
+/// may change directory before it exits and writes). Too long: logging stays off.
+fn set_log_path(s: &mut Settings, value: &[u8]) {
+    let mut len = 0;
+    if value.first() != Some(&b'/') && !value.is_empty() {
+        // SAFETY: getcwd writes at most log.len() bytes, NUL included; not hooked.
+        let p = unsafe { sys::getcwd(s.log.as_mut_ptr() as *mut c_char, s.log.len()) };
+        if p.is_null() {
+            return;
+        }
+        len = s.log.iter().position(|&b| b == 0).unwrap_or(s.log.len());
+        if let Some(slash) = s.log.get_mut(len) {
+            *slash = b'/';
+            len += 1;
+        }
+    }
+    if len + value.len() >= s.log.len() {
+        s.log_len = 0;
+        return;
+    }
+    for (d, b) in s.log.iter_mut().skip(len).zip(value) {
+        *d = *b;
+    }
+    s.log_len = len + value.len();
 }
 
 /// `prog`: glibc's `program_invocation_short_name` (the basename of argv[0]);

@@ -182,6 +182,7 @@ pub fn flush() {
         return;
     }
     let mut path = [0u8; 4097];
+    // s.log holds log_len bytes; the rest of `path` stays NUL.
     for (d, b) in path.iter_mut().zip(s.log.iter().take(s.log_len)) {
         *d = *b;
     }

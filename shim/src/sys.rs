@@ -92,6 +92,7 @@ unsafe extern "C" {
     pub fn open(path: *const c_char, flags: c_int, ...) -> c_int;
     pub fn write(fd: c_int, buf: *const c_void, count: size_t) -> ssize_t;
     pub fn close(fd: c_int) -> c_int;
+    pub fn getcwd(buf: *mut c_char, size: size_t) -> *mut c_char;
     pub fn readlink(path: *const c_char, buf: *mut c_char, size: size_t) -> ssize_t;
     pub fn __errno_location() -> *mut c_int;
     pub fn pthread_atfork(
