@@ -73,8 +73,21 @@ pub(super) fn render(report: &Report, opts: &RenderOptions) -> String {
 /// `value` as pretty JSON with a trailing newline, terminal-safe (see the module docs).
 /// `size_hint` pre-sizes the buffer: large reports are not copied over and over as it grows.
 pub(super) fn to_pretty_json<T: Serialize>(value: &T, size_hint: usize) -> String {
+    write_json(value, size_hint, serde_json::ser::PrettyFormatter::new())
+}
+
+/// `value` as compact JSON (one line) with a trailing newline, terminal-safe.
+pub(super) fn to_compact_json<T: Serialize>(value: &T, size_hint: usize) -> String {
+    write_json(value, size_hint, serde_json::ser::CompactFormatter)
+}
+
+fn write_json<T: Serialize, F: serde_json::ser::Formatter>(
+    value: &T,
+    size_hint: usize,
+    inner: F,
+) -> String {
     let mut buf = Vec::with_capacity(size_hint);
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, TerminalSafeFormatter::new());
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, TerminalSafeFormatter { inner });
     // Serializing our own structs of strings, numbers and maps into memory cannot fail.
     value
         .serialize(&mut ser)
@@ -83,21 +96,13 @@ pub(super) fn to_pretty_json<T: Serialize>(value: &T, size_hint: usize) -> Strin
     String::from_utf8(buf).expect("serde_json writes UTF-8")
 }
 
-/// serde_json's pretty formatter, with the characters of [`is_unsafe_char`] that serde_json
-/// leaves raw (DEL, C1, bidi, separators, BOM) written as `\uXXXX` escapes.
-struct TerminalSafeFormatter<'a> {
-    pretty: serde_json::ser::PrettyFormatter<'a>,
+/// A serde_json formatter (pretty or compact) that also writes the characters of
+/// [`is_unsafe_char`] serde_json leaves raw (DEL, C1, bidi, separators, BOM) as `\uXXXX`.
+struct TerminalSafeFormatter<F> {
+    inner: F,
 }
 
-impl TerminalSafeFormatter<'_> {
-    fn new() -> Self {
-        TerminalSafeFormatter {
-            pretty: serde_json::ser::PrettyFormatter::new(),
-        }
-    }
-}
-
-impl serde_json::ser::Formatter for TerminalSafeFormatter<'_> {
+impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for TerminalSafeFormatter<F> {
     fn write_string_fragment<W: ?Sized + io::Write>(
         &mut self,
         writer: &mut W,
@@ -118,41 +123,41 @@ impl serde_json::ser::Formatter for TerminalSafeFormatter<'_> {
         writer.write_all(&fragment.as_bytes()[start..])
     }
 
-    // The rest delegates to the pretty formatter.
+    // The rest delegates to the inner formatter.
     fn begin_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.pretty.begin_array(w)
+        self.inner.begin_array(w)
     }
     fn end_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.pretty.end_array(w)
+        self.inner.end_array(w)
     }
     fn begin_array_value<W: ?Sized + io::Write>(
         &mut self,
         w: &mut W,
         first: bool,
     ) -> io::Result<()> {
-        self.pretty.begin_array_value(w, first)
+        self.inner.begin_array_value(w, first)
     }
     fn end_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.pretty.end_array_value(w)
+        self.inner.end_array_value(w)
     }
     fn begin_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.pretty.begin_object(w)
+        self.inner.begin_object(w)
     }
     fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.pretty.end_object(w)
+        self.inner.end_object(w)
     }
     fn begin_object_key<W: ?Sized + io::Write>(
         &mut self,
         w: &mut W,
         first: bool,
     ) -> io::Result<()> {
-        self.pretty.begin_object_key(w, first)
+        self.inner.begin_object_key(w, first)
     }
     fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.pretty.begin_object_value(w)
+        self.inner.begin_object_value(w)
     }
     fn end_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.pretty.end_object_value(w)
+        self.inner.end_object_value(w)
     }
 }
 
@@ -165,6 +170,7 @@ mod tests {
         let s = "a\u{7f}b\u{9b}c\u{202e}d\x1be";
         let json = to_pretty_json(&s, 0);
         assert_eq!(json, "\"a\\u007fb\\u009bc\\u202ed\\u001be\"\n");
+        assert_eq!(to_compact_json(&[s], 0), format!("[{}]\n", json.trim_end()));
         let back: String = serde_json::from_str(&json).unwrap();
         assert_eq!(back, s);
     }
