@@ -221,3 +221,96 @@ fn nested_tar_gz_zip_elf_locations_name_the_chain() {
     assert_eq!(f.location.display_path(), "x.tar.gz!pkg/a.zip!lib.so");
     assert_eq!(f.evidence, "2026-11-23T01:02:04 (DOS time, read as UTC)");
 }
+
+#[test]
+fn tar_xz_and_tar_zst_are_decompressed_and_recursed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tree(d);
+    for (flag, name) in [("--xz", "x.tar.xz"), ("--zstd", "x.tar.zst")] {
+        run(
+            d,
+            &[
+                "tar",
+                flag,
+                "--sort=name",
+                "--owner=0",
+                "--group=0",
+                "--numeric-owner",
+                "-cf",
+                name,
+                "-C",
+                "src",
+                "c.txt",
+            ],
+            &[],
+        );
+        let findings = scan(&d.join(name));
+        assert_eq!(
+            archive_findings(&findings),
+            vec![("tar-member-mtime", vec!["c.txt".to_string()])],
+            "{name}: {findings:#?}"
+        );
+        let data = std::fs::read(d.join(name)).unwrap();
+        assert_truncations_report_parse_errors(d, name, &data);
+    }
+}
+
+#[test]
+fn deb_built_by_dpkg_deb_with_and_without_source_date_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("pkg/DEBIAN")).unwrap();
+    std::fs::create_dir_all(d.join("pkg/usr/share/detpkg")).unwrap();
+    std::fs::write(
+        d.join("pkg/DEBIAN/control"),
+        "Package: detpkg\nVersion: 1.0\nArchitecture: all\nMaintainer: det <det@example.invalid>\nDescription: det test fixture\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("pkg/usr/share/detpkg/README"), "hello\n").unwrap();
+    run(
+        d,
+        &[
+            "dpkg-deb",
+            "--root-owner-group",
+            "-Zxz",
+            "--build",
+            "pkg",
+            "leaky.deb",
+        ],
+        &[],
+    );
+    let findings = scan(&d.join("leaky.deb"));
+    let got = archive_findings(&findings);
+    // The outer ar members keep the build time; so do the members of data.tar.xz.
+    assert!(
+        got.contains(&("ar-member-mtime", vec!["debian-binary".to_string()])),
+        "{got:?}"
+    );
+    assert!(
+        got.iter().any(|(rule, chain)| *rule == "tar-member-mtime"
+            && chain.first().map(String::as_str) == Some("data.tar.xz")
+            && chain.len() == 2),
+        "{got:?}"
+    );
+
+    run(
+        d,
+        &[
+            "dpkg-deb",
+            "--root-owner-group",
+            "-Zxz",
+            "--build",
+            "pkg",
+            "clean.deb",
+        ],
+        &[("SOURCE_DATE_EPOCH", "1700000000")],
+    );
+    let opts = det_common::detect::ScanOptions {
+        source_date_epoch: Some(1_700_000_000),
+        ..Default::default()
+    };
+    let findings = scan_with(&d.join("clean.deb"), &opts);
+    assert_eq!(archive_findings(&findings), vec![], "{findings:#?}");
+    assert_eq!(medium_plus(&findings), Vec::<String>::new());
+}
