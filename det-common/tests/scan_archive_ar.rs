@@ -86,3 +86,52 @@ fn truncated_ar_gives_parse_errors() {
     let data = std::fs::read(&lib).unwrap();
     assert_truncations_report_parse_errors(dir.path(), "libx.a", &data);
 }
+
+#[test]
+fn thin_archive_members_are_listed_not_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.c"), "int a(void) { return 1; }\n").unwrap();
+    run(d, &["gcc", "-c", "a.c"], &[]);
+    touch(&d.join("a.o"), "2026-11-23 01:02:04 UTC");
+    run(d, &["ar", "rcTU", "libthin.a", "a.o"], &[]);
+    let findings = scan(&d.join("libthin.a"));
+    assert_eq!(
+        archive_findings(&findings),
+        vec![("ar-member-mtime", vec!["a.o".to_string()])],
+        "{findings:#?}"
+    );
+    run(d, &["ar", "rcTD", "libthin-d.a", "a.o"], &[]);
+    let findings = scan(&d.join("libthin-d.a"));
+    assert_eq!(archive_findings(&findings), vec![], "{findings:#?}");
+}
+
+#[test]
+fn rlib_from_rustc_has_no_member_metadata_leaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("lib.rs"), "pub fn f() -> u32 { 42 }\n").unwrap();
+    run(
+        d,
+        &[
+            "rustc",
+            "--crate-type=rlib",
+            "--crate-name=detlib",
+            "-O",
+            "lib.rs",
+        ],
+        &[],
+    );
+    let rlib = d.join("libdetlib.rlib");
+    let node = det_common::artifact::Node::open(&rlib).unwrap();
+    assert_eq!(
+        node.format,
+        det_common::artifact::Format::Ar(det_common::artifact::ArKind::Rlib)
+    );
+    let limits = det_common::artifact::Limits::default();
+    let names: Vec<String> = node.children(&limits).map(|c| c.unwrap().name).collect();
+    assert!(names.iter().any(|n| n == "lib.rmeta"), "{names:?}");
+    assert!(names.iter().any(|n| n.ends_with(".o")), "{names:?}");
+    let findings = scan(&rlib);
+    assert_eq!(archive_findings(&findings), vec![], "{findings:#?}");
+}
