@@ -223,11 +223,15 @@ fn nested_tar_gz_zip_elf_locations_name_the_chain() {
 }
 
 #[test]
-fn tar_xz_and_tar_zst_are_decompressed_and_recursed() {
+fn tar_xz_zst_and_bz2_are_decompressed_and_recursed() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     tree(d);
-    for (flag, name) in [("--xz", "x.tar.xz"), ("--zstd", "x.tar.zst")] {
+    for (flag, name) in [
+        ("--xz", "x.tar.xz"),
+        ("--zstd", "x.tar.zst"),
+        ("--bzip2", "x.tar.bz2"),
+    ] {
         run(
             d,
             &[

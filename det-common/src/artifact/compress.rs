@@ -1,9 +1,10 @@
-//! Compressed streams (gzip, xz, zstd; bzip2 is recognised but not opened): the gzip header,
+//! Compressed streams (gzip, xz, zstd, bzip2 — all pure-Rust decoders): the gzip header,
 //! and decompression into a bounded buffer shared by every format that inflates (zip too).
 //!
 //! A stream container has one child, the decompressed stream, named `(gzip stream)` (or
-//! `(xz stream)`, `(zstd stream)`) whatever the gzip FNAME says: det-verify pairs children by
-//! name, and a stream renamed between two builds must still be compared byte for byte. FNAME
+//! `(xz stream)`, `(zstd stream)`, `(bzip2 stream)`) whatever the gzip FNAME says:
+//! det-verify pairs children by name, and a stream renamed between two builds must still be
+//! compared byte for byte. FNAME
 //! and MTIME go to the child's metadata (`fname`, `mtime`). Scan does not add the stream to
 //! the container chain of a location (`x.tar.gz!pkg/a.zip`, not `x.tar.gz!(gzip stream)!...`).
 //!
@@ -372,7 +373,10 @@ fn decompress(node: &Node, limits: &Limits) -> Vec<Result<Node, ChildError>> {
                     let mut meta = BTreeMap::new();
                     meta.insert("mtime".into(), Meta::Int(h.mtime.into()));
                     if let Some(f) = &h.fname {
-                        meta.insert("fname".into(), Meta::Text(String::from_utf8_lossy(f).into()));
+                        meta.insert(
+                            "fname".into(),
+                            Meta::Text(String::from_utf8_lossy(f).into()),
+                        );
                     }
                     meta.insert("os".into(), Meta::Int(h.os.into()));
                     meta.insert("members".into(), Meta::Int(s.members as i64));
@@ -409,9 +413,18 @@ fn decompress(node: &Node, limits: &Limits) -> Vec<Result<Node, ChildError>> {
                 Err(container_error(format!("corrupt zstd stream: {msg}"))),
             ],
         },
-        Format::Bzip2 => vec![Err(container_error(
-            "bzip2 streams are not opened (no well-kept pure-Rust decoder in det); its content was not scanned".into(),
-        ))],
+        Format::Bzip2 => {
+            // Multi-stream: pbzip2 and lbzip2 write one stream per block group.
+            let dec = bzip2::bufread::MultiBzDecoder::new(budget.reader(d));
+            match read_bounded(dec, &budget) {
+                Ok(out) => vec![Ok(stream_node("(bzip2 stream)", out, BTreeMap::new()))],
+                Err(InflateError::Limit(limit)) => vec![Err(container_error(limit))],
+                Err(InflateError::Corrupt(msg, partial)) => vec![
+                    Ok(stream_node("(bzip2 stream)", partial, BTreeMap::new())),
+                    Err(container_error(format!("corrupt bzip2 stream: {msg}"))),
+                ],
+            }
+        }
         _ => Vec::new(),
     }
 }
