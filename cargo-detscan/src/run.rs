@@ -99,6 +99,9 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         errors,
         files_scanned,
     );
+    // --min-severity shapes the report; --fail-on judges everything found (the summary
+    // says how many findings the report does not show).
+    let fails = args.fail_on.threshold().is_some_and(|t| report.reaches(t));
     report.filter(args.min_severity.severity());
 
     let color = match args.color {
@@ -128,7 +131,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::from(2));
     }
-    let failed = args.fail_on.threshold().is_some_and(|t| report.findings.iter().any(|f| f.severity() >= t));
+    let failed = fails;
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 

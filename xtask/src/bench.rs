@@ -33,6 +33,9 @@ pub fn run(ws: &Path) -> Result<()> {
 
     println!("\n== tree hashing on a generated tree ==");
     super::bench_hash::run(ws)?;
+
+    println!("\n== the shim's overhead ==");
+    super::bench_shim::run(ws)?;
     Ok(())
 }
 

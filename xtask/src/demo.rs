@@ -39,25 +39,44 @@ pub fn run(ws: &Path) -> Result<()> {
     let paths_dir = testdata.join("c-paths");
     let paths_src = c_sources(&paths_dir)?;
     let prefix_map = format!("-ffile-prefix-map={}=.", paths_dir.display());
-    sh(Command::new("gcc").args(["-g", "-O1", "-o"]).arg(ordinary.join("paths")).args(&paths_src))?;
-    sh(Command::new("gcc").args(["-g", "-O1", &prefix_map, "-o"]).arg(det.join("paths")).args(&paths_src))?;
+    // gcc runs in the fixture's directory (DW_AT_comp_dir is the working directory).
+    sh(Command::new("gcc").args(["-g", "-O1", "-o"]).arg(ordinary.join("paths")).args(&paths_src).current_dir(&paths_dir))?;
+    sh(Command::new("gcc")
+        .args(["-g", "-O1", &prefix_map, "-o"])
+        .arg(det.join("paths"))
+        .args(&paths_src)
+        .current_dir(&paths_dir))?;
 
-    // The same C cross-compiled by zig cc to Windows (PE) and macOS (Mach-O).
+    // The same C cross-compiled by zig cc to Windows (PE) and macOS (Mach-O). zig's linker
+    // stamps PE files deterministically (/Brepro) already, and refuses __DATE__ unless told
+    // (-Wno-date-time). With -g, the debug info of zig's own C runtime (built in zig's cache
+    // under $HOME) and the Mach-O debug map (N_OSO: object paths and mtimes) leak; the det
+    // variant maps the source path, strips (-s), and gives zig a cache of its own: zig's
+    // cache key ignores SOURCE_DATE_EPOCH, so a shared cache would hand back the object
+    // compiled with the clock.
     let zig = &tools.zig;
-    sh(Command::new(zig)
-        .args(["cc", "-target", "x86_64-windows-gnu", "-O1", "-g", "-Wl,--insert-timestamp", "-o"])
+    let zig_cache = |variant: &str| work.join(format!("zig-cache-{variant}"));
+    let zig_cc = |variant: &str| {
+        let mut cmd = Command::new(zig);
+        cmd.arg("cc")
+            .env("ZIG_GLOBAL_CACHE_DIR", zig_cache(variant))
+            .env("ZIG_LOCAL_CACHE_DIR", zig_cache(variant));
+        cmd
+    };
+    sh(zig_cc("ordinary")
+        .args(["-target", "x86_64-windows-gnu", "-O1", "-g", "-o"])
         .arg(ordinary.join("paths.exe"))
         .args(&paths_src))?;
-    sh(Command::new(zig)
-        .args(["cc", "-target", "x86_64-windows-gnu", "-O1", "-g", &prefix_map, "-Wl,--no-insert-timestamp", "-o"])
+    sh(zig_cc("det")
+        .args(["-target", "x86_64-windows-gnu", "-O1", "-s", &prefix_map, "-o"])
         .arg(det.join("paths.exe"))
         .args(&paths_src))?;
-    sh(Command::new(zig)
-        .args(["cc", "-target", "aarch64-macos", "-O1", "-o"])
+    sh(zig_cc("ordinary")
+        .args(["-target", "aarch64-macos", "-O1", "-g", "-Wno-date-time", "-o"])
         .arg(ordinary.join("date-time-macos"))
         .args(&date_src))?;
-    sh(Command::new(zig)
-        .args(["cc", "-target", "aarch64-macos", "-O1", "-Wno-builtin-macro-redefined", "-o"])
+    sh(zig_cc("det")
+        .args(["-target", "aarch64-macos", "-O1", "-s", "-Wno-date-time", "-o"])
         .arg(det.join("date-time-macos"))
         .args(&date_src)
         .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH))?;

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_hash;
+mod bench_shim;
 mod demo;
 mod docs;
 mod setup;

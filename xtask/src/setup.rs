@@ -11,9 +11,11 @@ const ZIGLANG: &str = "ziglang==0.17.1";
 const SARIF_MULTITOOL: &str = "@microsoft/sarif-multitool@5.7.0";
 /// Python packages the tests use to build wheels of testdata/py-pkg.
 const PYTHON_MODULES: &[(&str, &str)] = &[("wheel", "wheel"), ("setuptools", "setuptools")];
-/// Debian packages the tests run: binutils (ar, strings), gzip, tar, xz, zstd, make, and
-/// libjemalloc2 (a jemalloc-linked program under the shim).
-const APT_PACKAGES: &[&str] = &["binutils", "gzip", "tar", "xz-utils", "zstd", "make", "libjemalloc2"];
+/// Debian packages the tests run: binutils (ar, strings), gzip, tar, xz, zstd, bzip2, make,
+/// libc6-dev (static glibc for a static binary under the shim) and libjemalloc2 (a
+/// jemalloc-linked program under the shim).
+const APT_PACKAGES: &[&str] =
+    &["binutils", "gzip", "tar", "xz-utils", "zstd", "bzip2", "make", "gcc", "libc6-dev", "libjemalloc2"];
 
 pub struct TestTools {
     pub zig: PathBuf,
@@ -26,6 +28,7 @@ impl TestTools {
         vec![
             ("DET_REQUIRE_ZIG".into(), "1".into()),
             ("DET_REQUIRE_TOOLS".into(), "1".into()),
+            ("DET_REQUIRE_JEMALLOC".into(), "1".into()),
             ("ZIG".into(), self.zig.display().to_string()),
             ("DET_TOOLS_DIR".into(), self.tools_dir.display().to_string()),
         ]

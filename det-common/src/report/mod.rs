@@ -267,6 +267,9 @@ impl FromStr for OutputFormat {
     }
 }
 
+/// Findings of one rule shown per file in text output, by default.
+pub const DEFAULT_TEXT_MAX_PER_RULE: usize = 5;
+
 /// How to render.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RenderOptions {
@@ -276,6 +279,10 @@ pub struct RenderOptions {
     /// so that one pathological string cannot make any report huge; the cut string ends with
     /// `…[N chars]`. SARIF fingerprints hash the whole evidence.
     pub max_evidence_chars: usize,
+    /// Text output shows at most this many findings of one rule in one file (0: all), then
+    /// says how many more there are; a binary with 500 leaked paths stays readable. The
+    /// machine formats always carry every finding.
+    pub text_max_per_rule: usize,
 }
 
 impl Default for RenderOptions {
@@ -283,6 +290,7 @@ impl Default for RenderOptions {
         RenderOptions {
             color: false,
             max_evidence_chars: DEFAULT_MAX_EVIDENCE_CHARS,
+            text_max_per_rule: DEFAULT_TEXT_MAX_PER_RULE,
         }
     }
 }

@@ -16,6 +16,7 @@ use super::escape::{bounded, visible};
 use super::{RenderOptions, Report};
 use crate::finding::{Finding, Location};
 use crate::rules::Severity;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 const RESET: &str = "\x1b[0m";
@@ -64,19 +65,22 @@ pub(super) fn render(report: &Report, opts: &RenderOptions) -> String {
     let p = Painter { color: opts.color };
     let findings = report.sorted_findings();
     let mut out = String::with_capacity(256 + findings.len() * 320);
-    let mut current: Option<&Location> = None;
-    for f in &findings {
-        let same_file = current
-            .is_some_and(|c| c.file == f.location.file && c.container == f.location.container);
-        if !same_file {
-            if current.is_some() {
-                out.push('\n');
-            }
-            p.paint(&mut out, BOLD, &visible(&f.location.display_path()));
+    // Findings of one file (and container chain) are contiguous in sorted order.
+    let mut start = 0;
+    while start < findings.len() {
+        let loc = &findings[start].location;
+        let end = start
+            + findings[start..]
+                .iter()
+                .take_while(|f| f.location.file == loc.file && f.location.container == loc.container)
+                .count();
+        if start > 0 {
             out.push('\n');
-            current = Some(&f.location);
         }
-        finding(&mut out, &p, f, opts);
+        p.paint(&mut out, BOLD, &visible(&loc.display_path()));
+        out.push('\n');
+        file_group(&mut out, &p, &findings[start..end], opts);
+        start = end;
     }
     let errors = report.sorted_errors();
     if !errors.is_empty() {
@@ -97,7 +101,31 @@ pub(super) fn render(report: &Report, opts: &RenderOptions) -> String {
     out
 }
 
-fn finding(out: &mut String, p: &Painter, f: &Finding, opts: &RenderOptions) {
+/// One file's findings: the first of each rule in full (evidence, message, fix), later ones
+/// of the same rule with their evidence only, at most `text_max_per_rule` of a rule, then a
+/// count of the rest.
+fn file_group(out: &mut String, p: &Painter, group: &[&Finding], opts: &RenderOptions) {
+    let mut shown: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut elided: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in group {
+        let n = shown.entry(f.rule.id).or_insert(0);
+        if opts.text_max_per_rule != 0 && *n >= opts.text_max_per_rule {
+            *elided.entry(f.rule.id).or_insert(0) += 1;
+            continue;
+        }
+        finding(out, p, f, opts, *n == 0);
+        *n += 1;
+    }
+    for (rule, n) in elided {
+        let _ = writeln!(
+            out,
+            "  ... and {} more {rule} here (--format json lists every finding)",
+            n
+        );
+    }
+}
+
+fn finding(out: &mut String, p: &Painter, f: &Finding, opts: &RenderOptions, explain: bool) {
     let sev = f.severity();
     out.push_str("  ");
     p.paint(out, severity_style(sev), sev.as_str());
@@ -112,6 +140,9 @@ fn finding(out: &mut String, p: &Painter, f: &Finding, opts: &RenderOptions) {
         out.push_str("    evidence: ");
         out.push_str(&visible(&bounded(&f.evidence, opts.max_evidence_chars)));
         out.push('\n');
+    }
+    if !explain && f.fix.is_none() {
+        return;
     }
     out.push_str("    ");
     p.paint(out, DIM, f.rule.message);
