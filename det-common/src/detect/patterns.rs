@@ -85,11 +85,20 @@ const SYSTEM_ROOTS: &[&[u8]] = &[
     b"Library",
     b"Applications",
     b"Volumes",
+    // rustc's remapped prefixes: the standard library (`/rustc/<commit>`), and in the Rust
+    // project's own release builds vendored crates (`/rust/deps/<crate>`).
     b"rustc",
+    b"rust",
     b"cargo",
     b"mnt",
     b"media",
 ];
+
+/// A system first component, or one of rustc's remapped ones (`/rustc/<commit>`,
+/// `/rustc-dev/<commit>` in the compiler's own crates).
+fn is_system_root(first: &[u8]) -> bool {
+    SYSTEM_ROOTS.contains(&first) || first.starts_with(b"rustc")
+}
 
 /// First path components that are (nearly) always a build's: temp dirs and CI work dirs.
 const BUILD_ROOTS: &[&[u8]] = &[
@@ -413,7 +422,7 @@ fn classify_unix(path: &[u8], roots: &[String]) -> Option<&'static str> {
         (b"opt", Some(c)) if c.starts_with(b"build") => return Some("absolute-path"),
         _ => {}
     }
-    if SYSTEM_ROOTS.contains(&first) || !valid(&first) {
+    if is_system_root(first) || !valid(&first) {
         return None;
     }
     // A checkout under an unknown prefix (/data/ci/proj/src/main.c): a source or cargo
@@ -453,7 +462,13 @@ pub(crate) fn is_absolute_build_path(path: &[u8]) -> bool {
     match (first, comps.next()) {
         (b"usr", Some(b"src")) | (b"var", Some(b"tmp")) => true,
         (b"opt", Some(c)) if c.starts_with(b"build") => true,
-        _ => !SYSTEM_ROOTS.contains(&first),
+        // A compiler's own headers (`<prefix>/lib/gcc/<triple>/<version>/include`,
+        // `<prefix>/lib/clang/<version>/include`) are the toolchain's, not the build's.
+        _ => {
+            !is_system_root(first)
+                && !path.windows(9).any(|w| w == b"/lib/gcc/")
+                && !path.windows(11).any(|w| w == b"/lib/clang/")
+        }
     }
 }
 
@@ -844,6 +859,8 @@ mod tests {
             b"\0/bin/sh\0/dev/null\0/proc/self/exe\0/etc/passwd\0",
             b"\0/rustc/90b35a6239c3d8bdabc530a6a0816f7ff89a0aaf/library/core/src/fmt/mod.rs\0",
             b"\0/cargo/registry/src/index.crates.io-6f17d22bba15001f/serde-1.0.0/src/de.rs\0",
+            b"\0/rust/deps/aho-corasick-1.1.4/src/dfa.rs\0",
+            b"\0/rustc-dev/59807616e1fa2540724bfbac14d7976d7e4a3860/compiler/rustc_abi/src/lib.rs\0",
             b"\0/tmp/ccXXXXXX\0/tmp/\0/home/%s/.config\0",
             b"https://example.com/home/x/src/y",
             b"relative/home/x/y.c",
@@ -852,6 +869,21 @@ mod tests {
         for n in normal {
             assert_eq!(scan(n), vec![], "{}", String::from_utf8_lossy(n));
         }
+    }
+
+    #[test]
+    fn debug_paths_exclude_system_and_toolchain_headers() {
+        assert!(is_absolute_build_path(b"/checkout/obj/build/lib/asan"));
+        assert!(is_absolute_build_path(b"/srv/ci/x.c"));
+        assert!(is_absolute_build_path(b"C:\\b\\x.pdb"));
+        assert!(!is_absolute_build_path(b"/usr/include"));
+        assert!(!is_absolute_build_path(b"/rustroot/lib/clang/22/include"));
+        assert!(!is_absolute_build_path(
+            b"/opt/gcc/lib/gcc/x86_64-linux-gnu/12/include"
+        ));
+        assert!(!is_absolute_build_path(b"/rustc/abc/library/core"));
+        assert!(!is_absolute_build_path(b"main.c"));
+        assert!(!is_absolute_build_path(b"C:\\Windows\\x.h"));
     }
 
     #[test]
