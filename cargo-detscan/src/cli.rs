@@ -91,7 +91,12 @@ pub struct ScanArgs {
     pub min_severity: MinSeverity,
 
     /// Do not report this rule (repeatable, or comma-separated)
-    #[arg(long, value_name = "RULE", value_delimiter = ',', help_heading = "Output")]
+    #[arg(
+        long,
+        value_name = "RULE",
+        value_delimiter = ',',
+        help_heading = "Output"
+    )]
     pub ignore: Vec<String>,
 
     /// No progress bar
@@ -103,7 +108,12 @@ pub struct ScanArgs {
     pub list_rules: bool,
 
     /// The normalized build time: timestamps equal to it are not findings
-    #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS", help_heading = "Scan")]
+    #[arg(
+        long,
+        env = "SOURCE_DATE_EPOCH",
+        value_name = "SECONDS",
+        help_heading = "Scan"
+    )]
     pub source_date_epoch: Option<i64>,
 
     /// Scan this many files at once (default: the number of CPUs)
@@ -115,7 +125,12 @@ pub struct ScanArgs {
     pub max_depth: u32,
 
     /// The largest decompressed member or stream, in MiB (bomb protection)
-    #[arg(long, default_value_t = 1024, value_name = "MIB", help_heading = "Scan")]
+    #[arg(
+        long,
+        default_value_t = 1024,
+        value_name = "MIB",
+        help_heading = "Scan"
+    )]
     pub max_decompressed: u64,
 }
 
@@ -206,8 +221,11 @@ mod tests {
 
     #[test]
     fn direct_and_cargo_invocations_parse_alike() {
-        let direct = cargo_style_args(["cargo-det-scan", "--format", "json", "x"].map(OsString::from));
-        let via_cargo = cargo_style_args(["cargo-det-scan", "det-scan", "--format", "json", "x"].map(OsString::from));
+        let direct =
+            cargo_style_args(["cargo-det-scan", "--format", "json", "x"].map(OsString::from));
+        let via_cargo = cargo_style_args(
+            ["cargo-det-scan", "det-scan", "--format", "json", "x"].map(OsString::from),
+        );
         assert_eq!(direct, via_cargo);
         let Cargo::DetScan(a) = Cargo::try_parse_from(direct).unwrap();
         assert_eq!(a.format, Format::Json);
@@ -216,7 +234,18 @@ mod tests {
 
     #[test]
     fn command_after_double_dash() {
-        let argv = cargo_style_args(["cargo-det-scan", "--command", "--", "gcc", "-g", "-c", "x.c"].map(OsString::from));
+        let argv = cargo_style_args(
+            [
+                "cargo-det-scan",
+                "--command",
+                "--",
+                "gcc",
+                "-g",
+                "-c",
+                "x.c",
+            ]
+            .map(OsString::from),
+        );
         let Cargo::DetScan(a) = Cargo::try_parse_from(argv).unwrap();
         assert!(a.command);
         assert_eq!(a.command_argv, ["gcc", "-g", "-c", "x.c"]);

@@ -23,9 +23,14 @@ pub fn load(manifest_path: Option<&Path>, cwd: &Path) -> Result<ScanConfig> {
             }
             Some(p.to_path_buf())
         }
-        None => cwd.ancestors().map(|d| d.join("Cargo.toml")).find(|p| p.is_file()),
+        None => cwd
+            .ancestors()
+            .map(|d| d.join("Cargo.toml"))
+            .find(|p| p.is_file()),
     };
-    let Some(first) = first else { return Ok(config) };
+    let Some(first) = first else {
+        return Ok(config);
+    };
     let mut manifest = first;
     loop {
         let has_workspace = read_manifest(&manifest, &mut config)?;
@@ -34,7 +39,11 @@ pub fn load(manifest_path: Option<&Path>, cwd: &Path) -> Result<ScanConfig> {
         }
         // A package manifest: its workspace root, if any, is further up.
         let parent = manifest.parent().and_then(Path::parent);
-        match parent.and_then(|d| d.ancestors().map(|a| a.join("Cargo.toml")).find(|p| p.is_file())) {
+        match parent.and_then(|d| {
+            d.ancestors()
+                .map(|a| a.join("Cargo.toml"))
+                .find(|p| p.is_file())
+        }) {
             Some(next) => manifest = next,
             None => break,
         }
@@ -46,8 +55,11 @@ pub fn load(manifest_path: Option<&Path>, cwd: &Path) -> Result<ScanConfig> {
 
 /// Adds the manifest's settings to `config`; true when it is a workspace root.
 fn read_manifest(path: &Path, config: &mut ScanConfig) -> Result<bool> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let doc: toml::Table = text.parse().with_context(|| format!("{}: not valid TOML", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let doc: toml::Table = text
+        .parse()
+        .with_context(|| format!("{}: not valid TOML", path.display()))?;
     let mut found = false;
     for table in ["workspace", "package"] {
         let scan = doc
@@ -58,15 +70,24 @@ fn read_manifest(path: &Path, config: &mut ScanConfig) -> Result<bool> {
         let Some(scan) = scan else { continue };
         found = true;
         if let Some(ignore) = scan.get("ignore") {
-            let list = ignore
-                .as_array()
-                .with_context(|| format!("{}: [{table}.metadata.det.scan] ignore must be a list of rule ids", path.display()))?;
+            let list = ignore.as_array().with_context(|| {
+                format!(
+                    "{}: [{table}.metadata.det.scan] ignore must be a list of rule ids",
+                    path.display()
+                )
+            })?;
             for item in list {
                 let id = item.as_str().with_context(|| {
-                    format!("{}: [{table}.metadata.det.scan] ignore must hold strings, found {item}", path.display())
+                    format!(
+                        "{}: [{table}.metadata.det.scan] ignore must hold strings, found {item}",
+                        path.display()
+                    )
                 })?;
                 if det_common::rules::by_id(id).is_none() {
-                    bail!("{}: [{table}.metadata.det.scan] ignore names unknown rule `{id}`", path.display());
+                    bail!(
+                        "{}: [{table}.metadata.det.scan] ignore names unknown rule `{id}`",
+                        path.display()
+                    );
                 }
                 config.ignore.push(id.to_owned());
             }
@@ -105,10 +126,21 @@ mod tests {
     fn unknown_rules_and_bad_types_name_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("Cargo.toml");
-        std::fs::write(&p, "[workspace.metadata.det.scan]\nignore = [\"no-such-rule\"]\n").unwrap();
+        std::fs::write(
+            &p,
+            "[workspace.metadata.det.scan]\nignore = [\"no-such-rule\"]\n",
+        )
+        .unwrap();
         let e = load(Some(&p), dir.path()).unwrap_err().to_string();
-        assert!(e.contains("Cargo.toml") && e.contains("no-such-rule"), "{e}");
-        std::fs::write(&p, "[workspace.metadata.det.scan]\nignore = \"elf-comment\"\n").unwrap();
+        assert!(
+            e.contains("Cargo.toml") && e.contains("no-such-rule"),
+            "{e}"
+        );
+        std::fs::write(
+            &p,
+            "[workspace.metadata.det.scan]\nignore = \"elf-comment\"\n",
+        )
+        .unwrap();
         let e = load(Some(&p), dir.path()).unwrap_err().to_string();
         assert!(e.contains("must be a list"), "{e}");
         std::fs::write(&p, "not toml [").unwrap();

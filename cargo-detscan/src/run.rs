@@ -20,10 +20,14 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         return list_rules();
     }
     if !args.command && !args.command_argv.is_empty() {
-        bail!("a command line after `--` needs --command (e.g. `cargo det-scan --command -- gcc -g -c x.c`)");
+        bail!(
+            "a command line after `--` needs --command (e.g. `cargo det-scan --command -- gcc -g -c x.c`)"
+        );
     }
     if args.command && args.command_argv.is_empty() {
-        bail!("--command needs the command line after `--` (e.g. `cargo det-scan --command -- gcc -g -c x.c`)");
+        bail!(
+            "--command needs the command line after `--` (e.g. `cargo det-scan --command -- gcc -g -c x.c`)"
+        );
     }
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let config = config::load(args.manifest_path.as_deref(), &cwd)?;
@@ -36,7 +40,10 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     }
 
     let mut paths = args.paths.clone();
-    let nothing_else = !args.command && args.compile_commands.is_empty() && args.build_log.is_empty() && !args.cargo;
+    let nothing_else = !args.command
+        && args.compile_commands.is_empty()
+        && args.build_log.is_empty()
+        && !args.cargo;
     if paths.is_empty() && nothing_else {
         paths.push(".".into());
     }
@@ -61,32 +68,50 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let mut errors: Vec<ReportError> = Vec::new();
 
     let (targets, walk_errors) = walk(&paths, args.follow_symlinks);
-    errors.extend(walk_errors.into_iter().map(|e| ReportError { file: e.path, message: e.message }));
+    errors.extend(walk_errors.into_iter().map(|e| ReportError {
+        file: e.path,
+        message: e.message,
+    }));
     let files_scanned = targets.len() as u64;
     let (file_findings, file_errors) = scan_files(&targets, &opts, progress_bar(&args, &targets));
     findings.extend(file_findings);
     errors.extend(file_errors);
 
     if args.command {
-        findings.extend(det_common::command::analyze_command(&args.command_argv, Some(&cwd), &Location::file("<command line>")));
+        findings.extend(det_common::command::analyze_command(
+            &args.command_argv,
+            Some(&cwd),
+            &Location::file("<command line>"),
+        ));
     }
     for path in &args.compile_commands {
         match det_common::command::analyze_compile_commands(path) {
             Ok(f) => findings.extend(f),
-            Err(e) => errors.push(ReportError { file: path.display().to_string(), message: e.to_string() }),
+            Err(e) => errors.push(ReportError {
+                file: path.display().to_string(),
+                message: e.to_string(),
+            }),
         }
     }
     for path in &args.build_log {
         match det_common::command::analyze_build_log(path) {
             Ok(f) => findings.extend(f),
-            Err(e) => errors.push(ReportError { file: path.display().to_string(), message: e.to_string() }),
+            Err(e) => errors.push(ReportError {
+                file: path.display().to_string(),
+                message: e.to_string(),
+            }),
         }
     }
     if args.cargo {
         match det_common::project::analyze_cargo_project(args.manifest_path.as_deref()) {
             Ok(f) => findings.extend(f),
             Err(e) => errors.push(ReportError {
-                file: args.manifest_path.as_deref().unwrap_or(Path::new("Cargo.toml")).display().to_string(),
+                file: args
+                    .manifest_path
+                    .as_deref()
+                    .unwrap_or(Path::new("Cargo.toml"))
+                    .display()
+                    .to_string(),
                 message: e.to_string(),
             }),
         }
@@ -94,7 +119,10 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
 
     findings.retain(|f| !ignore.iter().any(|id| id == f.rule.id));
     let mut report = Report::new(
-        ToolInfo { name: "det-scan".into(), version: env!("CARGO_PKG_VERSION").into() },
+        ToolInfo {
+            name: "det-scan".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
         findings,
         errors,
         files_scanned,
@@ -107,7 +135,10 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let color = match args.color {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => args.output.is_none() && det_common::report::color_wanted(std::io::stdout().is_terminal()),
+        Color::Auto => {
+            args.output.is_none()
+                && det_common::report::color_wanted(std::io::stdout().is_terminal())
+        }
     };
     let format = match args.format {
         Format::Text => OutputFormat::Text,
@@ -115,7 +146,14 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         Format::Sarif => OutputFormat::Sarif,
         Format::Html => OutputFormat::Html,
     };
-    let rendered = det_common::report::render(&report, format, &RenderOptions { color, ..RenderOptions::default() });
+    let rendered = det_common::report::render(
+        &report,
+        format,
+        &RenderOptions {
+            color,
+            ..RenderOptions::default()
+        },
+    );
     match &args.output {
         Some(path) => write_atomically(path, rendered.as_bytes())?,
         None => {
@@ -127,21 +165,35 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
 
     if !report.errors.is_empty() {
         for e in &report.errors {
-            eprintln!("error: {}: {}", det_common::report::escape_terminal(&e.file), det_common::report::escape_terminal(&e.message));
+            eprintln!(
+                "error: {}: {}",
+                det_common::report::escape_terminal(&e.file),
+                det_common::report::escape_terminal(&e.message)
+            );
         }
         return Ok(ExitCode::from(2));
     }
     let failed = fails;
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Scan every file in parallel; results come back in the walk's order.
-fn scan_files(targets: &[ScanTarget], opts: &ScanOptions, bar: ProgressBar) -> (Vec<Finding>, Vec<ReportError>) {
+fn scan_files(
+    targets: &[ScanTarget],
+    opts: &ScanOptions,
+    bar: ProgressBar,
+) -> (Vec<Finding>, Vec<ReportError>) {
     let results: Vec<Result<Vec<Finding>, ReportError>> = targets
         .par_iter()
         .map(|t| {
-            let r = det_common::scan::scan_file(t, opts)
-                .map_err(|e| ReportError { file: t.display.clone(), message: error_message(&e) });
+            let r = det_common::scan::scan_file(t, opts).map_err(|e| ReportError {
+                file: t.display.clone(),
+                message: error_message(&e),
+            });
             bar.inc(t.size);
             r
         })
@@ -174,9 +226,11 @@ fn progress_bar(args: &ScanArgs, targets: &[ScanTarget]) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{spinner} scanning [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-            .expect("static template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} scanning [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
     );
     bar
 }
@@ -186,8 +240,15 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("{}: cannot create a temporary file in {}", path.display(), dir.display()))?;
-    tmp.write_all(bytes).with_context(|| format!("{}: write failed", path.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| {
+        format!(
+            "{}: cannot create a temporary file in {}",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("{}: write failed", path.display()))?;
     #[cfg(unix)]
     {
         // NamedTempFile is created 0600; a report is an ordinary file.
@@ -196,8 +257,11 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
             .set_permissions(std::fs::Permissions::from_mode(0o644))
             .with_context(|| format!("{}: cannot set permissions", path.display()))?;
     }
-    tmp.as_file().sync_all().with_context(|| format!("{}: sync failed", path.display()))?;
-    tmp.persist(path).with_context(|| format!("{}: cannot replace", path.display()))?;
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("{}: sync failed", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("{}: cannot replace", path.display()))?;
     Ok(())
 }
 
@@ -206,7 +270,14 @@ fn list_rules() -> Result<ExitCode> {
     let mut sorted: Vec<_> = rules::RULES.iter().collect();
     sorted.sort_by_key(|r| (r.category, r.id));
     for r in sorted {
-        writeln!(out, "{:<34} {:<12} {:<9} {}", r.id, r.category.as_str(), r.severity.as_str(), r.message)?;
+        writeln!(
+            out,
+            "{:<34} {:<12} {:<9} {}",
+            r.id,
+            r.category.as_str(),
+            r.severity.as_str(),
+            r.message
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -30,7 +30,9 @@ fn det_scan(dir: &Path, args: &[&str]) -> Output {
 fn gcc(dir: &Path, out: &str, extra: &[&str], sde: bool) {
     std::fs::write(dir.join("main.c"), C_SRC).unwrap();
     let mut cmd = Command::new("gcc");
-    cmd.args(extra).args(["-O1", "-o", out, "main.c"]).current_dir(dir);
+    cmd.args(extra)
+        .args(["-O1", "-o", out, "main.c"])
+        .current_dir(dir);
     if sde {
         cmd.env("SOURCE_DATE_EPOCH", SDE);
     } else {
@@ -42,12 +44,21 @@ fn gcc(dir: &Path, out: &str, extra: &[&str], sde: bool) {
 
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {}\nstderr: {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     })
 }
 
 fn rules_in(v: &Value) -> Vec<String> {
-    v["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap().to_owned()).collect()
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[test]
@@ -58,22 +69,45 @@ fn leaky_binary_fails_with_exact_findings_and_clean_one_passes() {
     std::fs::create_dir(d.join("clean")).unwrap();
     gcc(&d.join("leaky"), "app", &["-g"], false);
     let map = format!("-ffile-prefix-map={}=.", d.join("clean").display());
-    gcc(&d.join("clean"), "app", &["-g", &map, "-Wno-builtin-macro-redefined"], true);
+    gcc(
+        &d.join("clean"),
+        "app",
+        &["-g", &map, "-Wno-builtin-macro-redefined"],
+        true,
+    );
 
     let out = det_scan(d, &["--format", "json", "leaky/app"]);
-    assert_eq!(out.status.code(), Some(1), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out);
     assert_eq!(v["schema"], "det-scan/1");
     let rules = rules_in(&v);
     assert!(rules.iter().any(|r| r == "date-time-macro"), "{rules:?}");
     assert!(rules.iter().any(|r| r == "debug-comp-dir"), "{rules:?}");
-    let comp_dir = v["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "debug-comp-dir").unwrap();
+    let comp_dir = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "debug-comp-dir")
+        .unwrap();
     assert_eq!(comp_dir["file"], "leaky/app");
     assert_eq!(comp_dir["severity"], "high");
-    assert!(comp_dir["evidence"].as_str().unwrap().contains(&d.join("leaky").display().to_string()));
+    assert!(
+        comp_dir["evidence"]
+            .as_str()
+            .unwrap()
+            .contains(&d.join("leaky").display().to_string())
+    );
     assert!(comp_dir["fix"].as_str().unwrap().contains("prefix-map"));
 
-    let out = det_scan(d, &["--format", "json", "--source-date-epoch", SDE, "clean/app"]);
+    let out = det_scan(
+        d,
+        &["--format", "json", "--source-date-epoch", SDE, "clean/app"],
+    );
     let v = json(&out);
     let medium_or_above: Vec<&Value> = v["findings"]
         .as_array()
@@ -91,9 +125,25 @@ fn ignore_flag_and_cargo_metadata_suppress_rules() {
     let d = dir.path();
     std::fs::create_dir(d.join("leaky")).unwrap();
     gcc(&d.join("leaky"), "app", &["-g"], false);
-    let out = det_scan(d, &["--format", "json", "--ignore", "debug-comp-dir,date-time-macro", "--ignore", "debug-path", "leaky"]);
+    let out = det_scan(
+        d,
+        &[
+            "--format",
+            "json",
+            "--ignore",
+            "debug-comp-dir,date-time-macro",
+            "--ignore",
+            "debug-path",
+            "leaky",
+        ],
+    );
     let rules = rules_in(&json(&out));
-    assert!(!rules.iter().any(|r| r == "debug-comp-dir" || r == "date-time-macro"), "{rules:?}");
+    assert!(
+        !rules
+            .iter()
+            .any(|r| r == "debug-comp-dir" || r == "date-time-macro"),
+        "{rules:?}"
+    );
 
     std::fs::write(
         d.join("Cargo.toml"),
@@ -117,10 +167,19 @@ fn missing_file_is_exit_2_after_scanning_the_rest() {
     let out = det_scan(d, &["--format", "json", "app", "does-not-exist"]);
     assert_eq!(out.status.code(), Some(2));
     let v = json(&out);
-    assert!(!v["findings"].as_array().unwrap().is_empty(), "app was still scanned");
+    assert!(
+        !v["findings"].as_array().unwrap().is_empty(),
+        "app was still scanned"
+    );
     let errors = v["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0]["file"].as_str().unwrap().contains("does-not-exist"), "{errors:?}");
+    assert!(
+        errors[0]["file"]
+            .as_str()
+            .unwrap()
+            .contains("does-not-exist"),
+        "{errors:?}"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("does-not-exist"));
 }
 
@@ -135,9 +194,17 @@ fn truncated_binary_is_a_parse_error_not_a_crash() {
     }
     for name in ["t100", "thalf", "t64"] {
         let out = det_scan(d, &["--format", "json", name]);
-        assert!(matches!(out.status.code(), Some(0 | 1)), "{name}: {:?} {}", out.status, String::from_utf8_lossy(&out.stderr));
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{name}: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
         let rules = rules_in(&json(&out));
-        assert!(rules.iter().any(|r| r == "parse-error"), "{name}: {rules:?}");
+        assert!(
+            rules.iter().any(|r| r == "parse-error"),
+            "{name}: {rules:?}"
+        );
     }
 }
 
@@ -147,23 +214,45 @@ fn output_file_is_written_atomically_and_formats_parse() {
     let d = dir.path();
     gcc(d, "app", &["-g"], false);
     std::fs::create_dir(d.join("out")).unwrap();
-    for (format, file) in [("json", "r.json"), ("sarif", "r.sarif"), ("html", "r.html"), ("text", "r.txt")] {
+    for (format, file) in [
+        ("json", "r.json"),
+        ("sarif", "r.sarif"),
+        ("html", "r.html"),
+        ("text", "r.txt"),
+    ] {
         let target = format!("out/{file}");
         let out = det_scan(d, &["--format", format, "-o", &target, "app"]);
-        assert_eq!(out.status.code(), Some(1), "{format}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(out.stdout.is_empty(), "{format}: report went to stdout too");
         let body = std::fs::read_to_string(d.join(&target)).unwrap();
         match format {
-            "json" => assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["schema"], "det-scan/1"),
-            "sarif" => assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["version"], "2.1.0"),
+            "json" => assert_eq!(
+                serde_json::from_str::<Value>(&body).unwrap()["schema"],
+                "det-scan/1"
+            ),
+            "sarif" => assert_eq!(
+                serde_json::from_str::<Value>(&body).unwrap()["version"],
+                "2.1.0"
+            ),
             "html" => assert!(body.contains("<html") && body.contains("debug-comp-dir")),
             _ => assert!(body.contains("debug-comp-dir")),
         }
     }
-    let mut names: Vec<String> =
-        std::fs::read_dir(d.join("out")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(d.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
-    assert_eq!(names, ["r.html", "r.json", "r.sarif", "r.txt"], "no temporary files left behind");
+    assert_eq!(
+        names,
+        ["r.html", "r.json", "r.sarif", "r.txt"],
+        "no temporary files left behind"
+    );
 }
 
 #[test]
@@ -171,7 +260,11 @@ fn same_input_gives_identical_output() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     gcc(d, "app", &["-g"], false);
-    Command::new("gzip").args(["-k", "main.c"]).current_dir(d).status().unwrap();
+    Command::new("gzip")
+        .args(["-k", "main.c"])
+        .current_dir(d)
+        .status()
+        .unwrap();
     let a = det_scan(d, &["--format", "json", "-j", "1", "."]);
     let b = det_scan(d, &["--format", "json", "-j", "4", "."]);
     assert_eq!(a.stdout, b.stdout);
@@ -180,24 +273,61 @@ fn same_input_gives_identical_output() {
 #[test]
 fn command_line_analysis_names_the_flags_to_add() {
     let dir = tempfile::tempdir().unwrap();
-    let out = det_scan(dir.path(), &["--format", "json", "--command", "--", "gcc", "-g", "-march=native", "-c", "x.c"]);
+    let out = det_scan(
+        dir.path(),
+        &[
+            "--format",
+            "json",
+            "--command",
+            "--",
+            "gcc",
+            "-g",
+            "-march=native",
+            "-c",
+            "x.c",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
     let rules = rules_in(&v);
-    assert!(rules.iter().any(|r| r == "cmd-missing-prefix-map"), "{rules:?}");
+    assert!(
+        rules.iter().any(|r| r == "cmd-missing-prefix-map"),
+        "{rules:?}"
+    );
     assert!(rules.iter().any(|r| r == "cmd-native-cpu"), "{rules:?}");
     let cwd = std::fs::canonicalize(dir.path()).unwrap();
-    let fix = v["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "cmd-missing-prefix-map").unwrap()["fix"]
+    let fix = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "cmd-missing-prefix-map")
+        .unwrap()["fix"]
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(fix.contains(&format!("-ffile-prefix-map={}=.", cwd.display())), "{fix}");
+    assert!(
+        fix.contains(&format!("-ffile-prefix-map={}=.", cwd.display())),
+        "{fix}"
+    );
 
     let clean = det_scan(
         dir.path(),
-        &["--command", "--", "gcc", "-g", &format!("-ffile-prefix-map={}=.", cwd.display()), "-c", "x.c"],
+        &[
+            "--command",
+            "--",
+            "gcc",
+            "-g",
+            &format!("-ffile-prefix-map={}=.", cwd.display()),
+            "-c",
+            "x.c",
+        ],
     );
-    assert_eq!(clean.status.code(), Some(0), "{}", String::from_utf8_lossy(&clean.stdout));
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&clean.stdout)
+    );
 
     let usage = det_scan(dir.path(), &["--command"]);
     assert_eq!(usage.status.code(), Some(2));
@@ -217,7 +347,10 @@ fn broken_pipe_is_not_an_error() {
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{stderr}"
+    );
     assert!(matches!(out.status.code(), Some(0 | 1)), "{:?}", out.status);
 }
 
@@ -226,8 +359,14 @@ fn runs_as_cargo_subcommand_and_directly() {
     let help = Command::new(BIN).arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
     assert!(help.status.success());
-    assert!(text.contains("cargo det-scan") && text.contains("--fail-on"), "{text}");
-    let via_cargo = Command::new(BIN).args(["det-scan", "--list-rules"]).output().unwrap();
+    assert!(
+        text.contains("cargo det-scan") && text.contains("--fail-on"),
+        "{text}"
+    );
+    let via_cargo = Command::new(BIN)
+        .args(["det-scan", "--list-rules"])
+        .output()
+        .unwrap();
     let direct = Command::new(BIN).arg("--list-rules").output().unwrap();
     assert!(via_cargo.status.success());
     assert_eq!(via_cargo.stdout, direct.stdout);

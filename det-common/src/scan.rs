@@ -35,16 +35,25 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
         let walker = walkdir::WalkDir::new(root)
             .follow_links(follow_symlinks)
             .follow_root_links(true)
-            .sort_by(|a, b| a.file_name().as_encoded_bytes().cmp(b.file_name().as_encoded_bytes()));
+            .sort_by(|a, b| {
+                a.file_name()
+                    .as_encoded_bytes()
+                    .cmp(b.file_name().as_encoded_bytes())
+            });
         for entry in walker {
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
-                    let path = e.path().map(|p| p.display().to_string()).unwrap_or_else(|| root_display.clone());
+                    let path = e
+                        .path()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| root_display.clone());
                     let message = if e.loop_ancestor().is_some() {
                         "symbolic link loop; not followed".to_owned()
                     } else {
-                        e.io_error().map(|io| io.to_string()).unwrap_or_else(|| e.to_string())
+                        e.io_error()
+                            .map(|io| io.to_string())
+                            .unwrap_or_else(|| e.to_string())
                     };
                     errors.push(WalkError { path, message });
                     continue;
@@ -57,7 +66,10 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
             let size = match entry.metadata() {
                 Ok(m) => m.len(),
                 Err(e) => {
-                    errors.push(WalkError { path: entry.path().display().to_string(), message: e.to_string() });
+                    errors.push(WalkError {
+                        path: entry.path().display().to_string(),
+                        message: e.to_string(),
+                    });
                     continue;
                 }
             };
@@ -65,7 +77,11 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
                 Ok(rel) if !rel.as_os_str().is_empty() => join_display(&root_display, rel),
                 _ => root_display.clone(),
             };
-            targets.push(ScanTarget { path: entry.into_path(), display, size });
+            targets.push(ScanTarget {
+                path: entry.into_path(),
+                display,
+                size,
+            });
         }
         if !root.exists() && root.symlink_metadata().is_err() {
             // walkdir reports this as an error already; nothing more to add.
@@ -77,12 +93,22 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
 fn display_root(root: &Path) -> String {
     let s = root.to_string_lossy().replace('\\', "/");
     let trimmed = s.trim_end_matches('/');
-    if trimmed.is_empty() { "/".to_owned() } else { trimmed.to_owned() }
+    if trimmed.is_empty() {
+        "/".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 fn join_display(root: &str, rel: &Path) -> String {
     let rel = rel.to_string_lossy().replace('\\', "/");
-    if root == "." { rel } else if root == "/" { format!("/{rel}") } else { format!("{root}/{rel}") }
+    if root == "." {
+        rel
+    } else if root == "/" {
+        format!("/{rel}")
+    } else {
+        format!("{root}/{rel}")
+    }
 }
 
 /// Scan one file: open (memory-mapped), detect its format, run the detectors over it and
@@ -90,7 +116,14 @@ fn join_display(root: &str, rel: &Path) -> String {
 pub fn scan_file(target: &ScanTarget, opts: &ScanOptions) -> crate::Result<Vec<Finding>> {
     let node = Node::open(&target.path)?;
     let mut out = Vec::new();
-    scan_node(&node, &Location::file(target.display.clone()), None, opts, 0, &mut out);
+    scan_node(
+        &node,
+        &Location::file(target.display.clone()),
+        None,
+        opts,
+        0,
+        &mut out,
+    );
     out.sort();
     out.dedup();
     Ok(out)
@@ -114,7 +147,15 @@ mod tests {
         let (targets, errors) = walk(&[root.to_path_buf()], false);
         assert!(errors.is_empty(), "{errors:?}");
         let rd = display_root(root);
-        let names: Vec<String> = targets.iter().map(|t| t.display.strip_prefix(&format!("{rd}/")).unwrap().to_owned()).collect();
+        let names: Vec<String> = targets
+            .iter()
+            .map(|t| {
+                t.display
+                    .strip_prefix(&format!("{rd}/"))
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
         assert_eq!(names, ["C", "a", "b", "sub/y", "sub/z"]);
     }
 
@@ -138,8 +179,17 @@ mod tests {
     fn fifos_are_skipped_and_missing_roots_reported() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-        let (targets, errors) = walk(&[dir.path().to_path_buf(), dir.path().join("missing")], false);
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let (targets, errors) = walk(
+            &[dir.path().to_path_buf(), dir.path().join("missing")],
+            false,
+        );
         assert!(targets.is_empty());
         assert_eq!(errors.len(), 1);
         assert!(errors[0].path.ends_with("missing"), "{errors:?}");

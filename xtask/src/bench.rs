@@ -9,27 +9,66 @@ use std::time::{Duration, Instant};
 pub fn run(ws: &Path) -> Result<()> {
     let corpus = corpus_dir()?;
     let bytes = tree_size(&corpus)?;
-    println!("corpus: {} ({:.0} MiB, the Rust toolchain's libraries)", corpus.display(), mib(bytes));
+    println!(
+        "corpus: {} ({:.0} MiB, the Rust toolchain's libraries)",
+        corpus.display(),
+        mib(bytes)
+    );
 
-    super::cargo(ws, &["build", "--release", "-p", "cargo-detscan", "-p", "xtask"], &[])?;
+    super::cargo(
+        ws,
+        &["build", "--release", "-p", "cargo-detscan", "-p", "xtask"],
+        &[],
+    )?;
     let release = ws.join("target/release");
     let scan = release.join("cargo-det-scan");
     let xtask = release.join("xtask");
 
     // Warm the page cache once, then take the best of three so we measure the tools, not the disk.
-    let _ = best_of(1, || time_cmd(Command::new(&xtask).arg("hash-tree").arg(&corpus)))?;
-    let hash = best_of(3, || time_cmd(Command::new(&xtask).arg("hash-tree").arg(&corpus)))?;
-    let scan_t = best_of(3, || {
-        time_cmd(Command::new(&scan).args(["--quiet", "--fail-on", "none", "--format", "json", "-o", "/dev/null"]).arg(&corpus))
+    let _ = best_of(1, || {
+        time_cmd(Command::new(&xtask).arg("hash-tree").arg(&corpus))
     })?;
-    println!("det BLAKE3 tree hash (parallel)   {:>8.0} MiB/s  ({:.2} s)", mib(bytes) / hash.as_secs_f64(), hash.as_secs_f64());
+    let hash = best_of(3, || {
+        time_cmd(Command::new(&xtask).arg("hash-tree").arg(&corpus))
+    })?;
+    let scan_t = best_of(3, || {
+        time_cmd(
+            Command::new(&scan)
+                .args([
+                    "--quiet",
+                    "--fail-on",
+                    "none",
+                    "--format",
+                    "json",
+                    "-o",
+                    "/dev/null",
+                ])
+                .arg(&corpus),
+        )
+    })?;
+    println!(
+        "det BLAKE3 tree hash (parallel)   {:>8.0} MiB/s  ({:.2} s)",
+        mib(bytes) / hash.as_secs_f64(),
+        hash.as_secs_f64()
+    );
     if let Some(b3) = det_common::toolchain::find_on_path("b3sum") {
         let files = files_of(&corpus)?;
         let t = best_of(3, || time_cmd(Command::new(&b3).args(&files)))?;
-        println!("b3sum                             {:>8.0} MiB/s  ({:.2} s)", mib(bytes) / t.as_secs_f64(), t.as_secs_f64());
+        println!(
+            "b3sum                             {:>8.0} MiB/s  ({:.2} s)",
+            mib(bytes) / t.as_secs_f64(),
+            t.as_secs_f64()
+        );
     }
-    println!("det-scan                          {:>8.0} MiB/s  ({:.2} s)", mib(bytes) / scan_t.as_secs_f64(), scan_t.as_secs_f64());
-    println!("det-scan / hashing                {:>8.2}  (goal: >= 0.50)", hash.as_secs_f64() / scan_t.as_secs_f64());
+    println!(
+        "det-scan                          {:>8.0} MiB/s  ({:.2} s)",
+        mib(bytes) / scan_t.as_secs_f64(),
+        scan_t.as_secs_f64()
+    );
+    println!(
+        "det-scan / hashing                {:>8.2}  (goal: >= 0.50)",
+        hash.as_secs_f64() / scan_t.as_secs_f64()
+    );
 
     println!("\n== tree hashing on a generated tree ==");
     super::bench_hash::run(ws)?;
@@ -44,14 +83,21 @@ pub fn hash_tree(dir: &Path) -> Result<()> {
     let start = Instant::now();
     let tree = det_common::hash::hash_tree(dir, &det_common::hash::TreeFilter::default())
         .with_context(|| format!("hashing {}", dir.display()))?;
-    eprintln!("{} entries in {:.2} s", tree.entries.len(), start.elapsed().as_secs_f64());
+    eprintln!(
+        "{} entries in {:.2} s",
+        tree.entries.len(),
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
 fn corpus_dir() -> Result<PathBuf> {
     // The toolchain's own libraries: large real ELF shared objects (LLVM, rustc_driver) and
     // hundreds of rlibs (ar archives of ELF objects), on every machine that can build det.
-    let out = Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc")?;
+    let out = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .context("running rustc")?;
     if !out.status.success() {
         bail!("rustc --print sysroot failed");
     }
@@ -77,7 +123,11 @@ fn time_cmd(cmd: &mut Command) -> Result<Duration> {
     let elapsed = start.elapsed();
     // det-scan exits 1 when it finds something; only 2 (or a signal) is a failure here.
     if out.status.code().is_none_or(|c| c >= 2) {
-        bail!("{cmd:?} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "{cmd:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(elapsed)
 }

@@ -28,7 +28,10 @@ pub fn run(ws: &Path) -> Result<()> {
 
     // C with __DATE__/__TIME__: gcc reads the clock, unless SOURCE_DATE_EPOCH is set.
     let date_src = c_sources(&testdata.join("c-date-time"))?;
-    sh(Command::new("gcc").args(["-O1", "-o"]).arg(ordinary.join("date-time")).args(&date_src))?;
+    sh(Command::new("gcc")
+        .args(["-O1", "-o"])
+        .arg(ordinary.join("date-time"))
+        .args(&date_src))?;
     sh(Command::new("gcc")
         .args(["-O1", "-Wno-builtin-macro-redefined", "-o"])
         .arg(det.join("date-time"))
@@ -40,7 +43,11 @@ pub fn run(ws: &Path) -> Result<()> {
     let paths_src = c_sources(&paths_dir)?;
     let prefix_map = format!("-ffile-prefix-map={}=.", paths_dir.display());
     // gcc runs in the fixture's directory (DW_AT_comp_dir is the working directory).
-    sh(Command::new("gcc").args(["-g", "-O1", "-o"]).arg(ordinary.join("paths")).args(&paths_src).current_dir(&paths_dir))?;
+    sh(Command::new("gcc")
+        .args(["-g", "-O1", "-o"])
+        .arg(ordinary.join("paths"))
+        .args(&paths_src)
+        .current_dir(&paths_dir))?;
     sh(Command::new("gcc")
         .args(["-g", "-O1", &prefix_map, "-o"])
         .arg(det.join("paths"))
@@ -68,33 +75,71 @@ pub fn run(ws: &Path) -> Result<()> {
         .arg(ordinary.join("paths.exe"))
         .args(&paths_src))?;
     sh(zig_cc("det")
-        .args(["-target", "x86_64-windows-gnu", "-O1", "-s", &prefix_map, "-o"])
+        .args([
+            "-target",
+            "x86_64-windows-gnu",
+            "-O1",
+            "-s",
+            &prefix_map,
+            "-o",
+        ])
         .arg(det.join("paths.exe"))
         .args(&paths_src))?;
     sh(zig_cc("ordinary")
-        .args(["-target", "aarch64-macos", "-O1", "-g", "-Wno-date-time", "-o"])
+        .args([
+            "-target",
+            "aarch64-macos",
+            "-O1",
+            "-g",
+            "-Wno-date-time",
+            "-o",
+        ])
         .arg(ordinary.join("date-time-macos"))
         .args(&date_src))?;
     sh(zig_cc("det")
-        .args(["-target", "aarch64-macos", "-O1", "-s", "-Wno-date-time", "-o"])
+        .args([
+            "-target",
+            "aarch64-macos",
+            "-O1",
+            "-s",
+            "-Wno-date-time",
+            "-o",
+        ])
         .arg(det.join("date-time-macos"))
         .args(&date_src)
         .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH))?;
 
     // A static library: `ar rcU` keeps mtime, uid, gid and mode; `ar rcD` zeroes them.
     let obj = work.join("paths.o");
-    sh(Command::new("gcc").args(["-c", "-O1", &prefix_map, "-o"]).arg(&obj).arg(&paths_src[0]))?;
-    sh(Command::new("ar").arg("rcU").arg(ordinary.join("libpaths.a")).arg(&obj))?;
-    sh(Command::new("ar").arg("rcD").arg(det.join("libpaths.a")).arg(&obj))?;
+    sh(Command::new("gcc")
+        .args(["-c", "-O1", &prefix_map, "-o"])
+        .arg(&obj)
+        .arg(&paths_src[0]))?;
+    sh(Command::new("ar")
+        .arg("rcU")
+        .arg(ordinary.join("libpaths.a"))
+        .arg(&obj))?;
+    sh(Command::new("ar")
+        .arg("rcD")
+        .arg(det.join("libpaths.a"))
+        .arg(&obj))?;
 
     // A wheel of testdata/py-pkg: zip entries keep file mtimes unless SOURCE_DATE_EPOCH is set.
     let py_pkg = work.join("py-pkg");
     copy_tree(&testdata.join("py-pkg"), &py_pkg)?;
     let wheel = |out: &Path, sde: Option<&str>| -> Result<()> {
         let mut cmd = Command::new("python3");
-        cmd.args(["-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir"])
-            .arg(out)
-            .arg(&py_pkg);
+        cmd.args([
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+        ])
+        .arg(out)
+        .arg(&py_pkg);
         match sde {
             Some(v) => cmd.env("SOURCE_DATE_EPOCH", v),
             None => cmd.env_remove("SOURCE_DATE_EPOCH"),
@@ -115,11 +160,17 @@ pub fn run(ws: &Path) -> Result<()> {
             String::new()
         };
         let gzip = if deterministic { "gzip -n" } else { "gzip" };
-        let script = format!("tar -C \"$1\" {opts} -cf - . > \"$2.tar\" && {gzip} -f \"$2.tar\" && mv \"$2.tar.gz\" \"$3\"");
+        let script = format!(
+            "tar -C \"$1\" {opts} -cf - . > \"$2.tar\" && {gzip} -f \"$2.tar\" && mv \"$2.tar.gz\" \"$3\""
+        );
         sh(Command::new("sh")
             .args(["-c", &script, "sh"])
             .arg(testdata.join("c-paths"))
-            .arg(work.join(if deterministic { "det-src" } else { "ordinary-src" }))
+            .arg(work.join(if deterministic {
+                "det-src"
+            } else {
+                "ordinary-src"
+            }))
             .arg(out.join("c-paths-src.tar.gz")))
     };
     tar_script(&ordinary, false)?;
@@ -127,14 +178,18 @@ pub fn run(ws: &Path) -> Result<()> {
 
     println!("\n== det-scan on the ordinary builds (target/demo/ordinary) ==\n");
     let ordinary_code = show_scan(&scan, &demo, "ordinary")?;
-    println!("\n== det-scan on the same builds with det's flags and SOURCE_DATE_EPOCH={SOURCE_DATE_EPOCH} (target/demo/det) ==\n");
+    println!(
+        "\n== det-scan on the same builds with det's flags and SOURCE_DATE_EPOCH={SOURCE_DATE_EPOCH} (target/demo/det) ==\n"
+    );
     let det_code = show_scan(&scan, &demo, "det")?;
     println!(
         "\nordinary: det-scan exit {ordinary_code} (findings at high or above); with det's flags: exit {det_code}.\n\
          Formats: --format json|sarif|html. Every rule and fix: docs/rules.md."
     );
     if det_code != 0 {
-        bail!("the det variant should scan clean at the default --fail-on high, but det-scan exited {det_code}");
+        bail!(
+            "the det variant should scan clean at the default --fail-on high, but det-scan exited {det_code}"
+        );
     }
     Ok(())
 }
@@ -199,7 +254,11 @@ fn walkdir(root: &Path) -> Result<Vec<PathBuf>> {
 fn sh(cmd: &mut Command) -> Result<()> {
     let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
     if !out.status.success() {
-        bail!("{cmd:?} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "{cmd:?} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(())
 }

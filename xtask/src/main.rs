@@ -49,14 +49,28 @@ fn run() -> Result<()> {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 /// The one test command: set-up, format check, lints, tests.
 fn test(ws: &Path, extra: &[String]) -> Result<()> {
     let tools = setup::ensure_test_tools(ws)?;
     cargo(ws, &["fmt", "--all", "--check"], &[])?;
-    cargo(ws, &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"], &[])?;
+    cargo(
+        ws,
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
     let mut args = vec!["test", "--workspace"];
     args.extend(extra.iter().map(String::as_str));
     let envs = tools.test_env();

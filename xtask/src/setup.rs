@@ -14,8 +14,18 @@ const PYTHON_MODULES: &[(&str, &str)] = &[("wheel", "wheel"), ("setuptools", "se
 /// Debian packages the tests run: binutils (ar, strings), gzip, tar, xz, zstd, bzip2, make,
 /// libc6-dev (static glibc for a static binary under the shim) and libjemalloc2 (a
 /// jemalloc-linked program under the shim).
-const APT_PACKAGES: &[&str] =
-    &["binutils", "gzip", "tar", "xz-utils", "zstd", "bzip2", "make", "gcc", "libc6-dev", "libjemalloc2"];
+const APT_PACKAGES: &[&str] = &[
+    "binutils",
+    "gzip",
+    "tar",
+    "xz-utils",
+    "zstd",
+    "bzip2",
+    "make",
+    "gcc",
+    "libc6-dev",
+    "libjemalloc2",
+];
 
 pub struct TestTools {
     pub zig: PathBuf,
@@ -70,16 +80,28 @@ fn ensure_python_modules() -> Result<()> {
         return Ok(());
     }
     eprintln!("xtask: installing Python packages {}", missing.join(" "));
-    run(Command::new("python3").args(["-m", "pip", "install", "--quiet"]).args(&missing))
+    run(Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet"])
+        .args(&missing))
 }
 
 fn ensure_sarif_multitool(tools_dir: &Path) -> Result<()> {
     let validator = sarif_multitool_binary(tools_dir);
     if !validator.exists() {
-        eprintln!("xtask: installing {SARIF_MULTITOOL} into {}", tools_dir.display());
-        std::fs::create_dir_all(tools_dir).with_context(|| format!("creating {}", tools_dir.display()))?;
+        eprintln!(
+            "xtask: installing {SARIF_MULTITOOL} into {}",
+            tools_dir.display()
+        );
+        std::fs::create_dir_all(tools_dir)
+            .with_context(|| format!("creating {}", tools_dir.display()))?;
         run(Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+            ])
             .arg(tools_dir)
             .arg(SARIF_MULTITOOL))?;
     }
@@ -91,7 +113,8 @@ fn ensure_sarif_multitool(tools_dir: &Path) -> Result<()> {
             .with_context(|| format!("{}: not installed by npm", validator.display()))?;
         let mut perms = meta.permissions();
         perms.set_mode(perms.mode() | 0o755);
-        std::fs::set_permissions(&validator, perms).with_context(|| format!("chmod {}", validator.display()))?;
+        std::fs::set_permissions(&validator, perms)
+            .with_context(|| format!("chmod {}", validator.display()))?;
     }
     Ok(())
 }
@@ -131,7 +154,10 @@ fn ensure_apt_packages() -> Result<()> {
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"))
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"))
 }
 
 fn run(cmd: &mut Command) -> Result<()> {

@@ -72,7 +72,9 @@ pub(super) fn render(report: &Report, opts: &RenderOptions) -> String {
         let end = start
             + findings[start..]
                 .iter()
-                .take_while(|f| f.location.file == loc.file && f.location.container == loc.container)
+                .take_while(|f| {
+                    f.location.file == loc.file && f.location.container == loc.container
+                })
                 .count();
         if start > 0 {
             out.push('\n');
