@@ -227,45 +227,89 @@ pub fn detect_in(
     opts: &ScanOptions,
     out: &mut Vec<Finding>,
 ) {
-    let hits = scan_range(data, 0..data.len(), opts);
-    push_findings(hits, loc, section, base, out);
+    let mut hits = HitSet::default();
+    hits.absorb(scan_range(data, 0..data.len(), opts));
+    hits.push_findings(loc, section, base, out);
 }
 
 /// Like [`detect`] over a node's content, in bounded memory: a memory-mapped file is
 /// scanned in windows and the pages behind each window are handed back to the kernel.
 pub fn detect_bytes(data: &Bytes, loc: &Location, opts: &ScanOptions, out: &mut Vec<Finding>) {
-    let mut hits = Vec::new();
+    let mut hits = HitSet::default();
     let mut start = 0;
+    let mut released = 0;
     while start < data.len() {
         let end = (start + WINDOW).min(data.len());
-        hits.extend(scan_range(data, start..end, opts));
+        hits.absorb(scan_range(data, start..end, opts));
         // Matches look back at most MAX_MATCH bytes before their anchor; keep those pages.
-        data.release(0..end.saturating_sub(MAX_MATCH + 4096));
+        let done = end.saturating_sub(MAX_MATCH + 4096);
+        if done > released {
+            data.release(released..done);
+            released = done;
+        }
         start = end;
     }
-    data.release(0..data.len());
-    push_findings(hits, loc, None, 0, out);
+    data.release(released..data.len());
+    hits.push_findings(loc, None, 0, out);
 }
 
-fn push_findings(
-    mut hits: Vec<Hit>,
-    loc: &Location,
-    section: Option<&str>,
-    base: u64,
-    out: &mut Vec<Finding>,
-) {
-    hits.sort();
-    hits.dedup_by(|a, b| a.start == b.start && a.rule == b.rule);
-    for h in hits {
-        let offset = Some(base + h.start as u64);
-        let l = match section {
+/// At most this many findings of one rule per buffer (file or section): a log with a date
+/// on every line says all there is in the first ones, and memory stays bounded.
+const MAX_PER_RULE: usize = 1000;
+
+/// The hits of one buffer, sorted, deduplicated and capped per rule.
+#[derive(Default)]
+struct HitSet {
+    hits: Vec<Hit>,
+    dropped: std::collections::BTreeMap<&'static str, usize>,
+}
+
+impl HitSet {
+    fn absorb(&mut self, more: Vec<Hit>) {
+        self.hits.extend(more);
+        self.hits.sort();
+        self.hits
+            .dedup_by(|a, b| a.start == b.start && a.rule == b.rule);
+        let mut count = std::collections::BTreeMap::<&'static str, usize>::new();
+        let dropped = &mut self.dropped;
+        self.hits.retain(|h| {
+            let n = count.entry(h.rule).or_default();
+            *n += 1;
+            if *n > MAX_PER_RULE {
+                *dropped.entry(h.rule).or_default() += 1;
+            }
+            *n <= MAX_PER_RULE
+        });
+    }
+
+    fn push_findings(
+        self,
+        loc: &Location,
+        section: Option<&str>,
+        base: u64,
+        out: &mut Vec<Finding>,
+    ) {
+        let at = |offset: Option<u64>| match section {
             Some(s) => loc.at(s, offset),
             None => Location {
                 offset,
                 ..loc.clone()
             },
         };
-        out.push(Finding::new(rules::get(h.rule), l, h.evidence));
+        for h in self.hits {
+            out.push(Finding::new(
+                rules::get(h.rule),
+                at(Some(base + h.start as u64)),
+                h.evidence,
+            ));
+        }
+        for (rule, n) in self.dropped {
+            out.push(Finding::new(
+                rules::get("parse-error"),
+                at(None),
+                format!("{n} more `{rule}` matches not listed (at most {MAX_PER_RULE} per file or section)"),
+            ));
+        }
     }
 }
 
@@ -1007,6 +1051,35 @@ mod tests {
         }
         let got: Vec<u64> = scan(&big).into_iter().map(|h| h.1).collect();
         assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn findings_are_capped_per_rule() {
+        let line = b"2026-11-23T01:02:03Z\n";
+        let data: Vec<u8> = line
+            .iter()
+            .copied()
+            .cycle()
+            .take(line.len() * (MAX_PER_RULE + 5))
+            .collect();
+        let mut out = Vec::new();
+        detect(
+            &data,
+            &Location::file("f"),
+            &ScanOptions::default(),
+            &mut out,
+        );
+        assert_eq!(out.len(), MAX_PER_RULE + 1);
+        assert_eq!(
+            out[MAX_PER_RULE - 1].location.offset,
+            Some(((MAX_PER_RULE - 1) * line.len()) as u64)
+        );
+        let last = out.last().unwrap();
+        assert_eq!(last.rule.id, "parse-error");
+        assert_eq!(
+            last.evidence,
+            "5 more `embedded-date` matches not listed (at most 1000 per file or section)"
+        );
     }
 
     #[test]
