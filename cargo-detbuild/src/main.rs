@@ -10,10 +10,18 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "cargo", bin_name = "cargo", version, styles = clap::builder::Styles::plain())]
 enum Cargo {
-    /// Build deterministically.
-    #[command(name = "det-build", version)]
+    /// Deterministic builds: the LD_PRELOAD shim that pins (or perturbs) the wall clock, the
+    /// host name and directory order of a build's processes.
+    #[command(name = "det-build", version, after_help = AFTER_HELP)]
     DetBuild(DetBuild),
 }
+
+const AFTER_HELP: &str = "\
+Example: a build whose processes see 2024-01-01T00:00:00Z, host name `build` and sorted
+directory listings:
+  LD_PRELOAD=$(cargo det-build shim-path) DET_SHIM_TIME=1704067200 \\
+    DET_SHIM_HOSTNAME=build DET_SHIM_READDIR=sorted make
+Every DET_SHIM_* setting: shim/README.md.";
 
 #[derive(clap::Args)]
 struct DetBuild {

@@ -15,8 +15,9 @@ const LONG_ABOUT: &str = "\
 Prove that a build is reproducible: the same source and toolchain must give bit-for-bit
 identical outputs on every machine, whatever the time, path, user, host or locale.
 
-`cargo det-build` records every output's BLAKE3 and SHA-256 in a build manifest
-(det-manifest/1); `compare` checks manifests from several machines against each other.";
+A build manifest (det-manifest/1) records every output's BLAKE3 and SHA-256 with the
+toolchains, flags and environment of the build; `compare` checks manifests from several
+machines against each other.";
 
 /// Prove that builds are reproducible.
 #[derive(clap::Args, Debug)]
@@ -32,7 +33,7 @@ pub enum Command {
 }
 
 const COMPARE_LONG_ABOUT: &str = "\
-Compare build manifests (det-manifest/1, written by `cargo det-build`), output by output.
+Compare build manifests (det-manifest/1), output by output.
 The first manifest is the reference; every output must exist in each manifest with the
 same BLAKE3 and SHA-256. Differences in what the builds used (toolchains, injected flags,
 environment, inputs, SOURCE_DATE_EPOCH) are listed too: they often explain a differing
