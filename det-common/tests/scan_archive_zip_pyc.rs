@@ -211,3 +211,58 @@ fn pyc_from_py_compile_with_and_without_source_date_epoch() {
         let _ = scan(&p);
     }
 }
+
+const WHEEL_LIKE: &str = r#"
+import zipfile
+def entry(z, name, data):
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.external_attr = 0o100644 << 16
+    info.create_system = 3
+    z.writestr(info, data)
+with zipfile.ZipFile("x-1.0-py3-none-any.whl", "w") as z:
+    entry(z, "x/__init__.py", "")
+    entry(z, "x/a.py", "")
+    entry(z, "x/b.py", "")
+    entry(z, "x-1.0.dist-info/METADATA", "Name: x\n")
+    # RECORD in file-system order, not the archive's sorted order.
+    entry(z, "x-1.0.dist-info/RECORD",
+          "x/b.py,,\nx/__init__.py,,\nx/a.py,,\nx-1.0.dist-info/METADATA,,\nx-1.0.dist-info/RECORD,,\n")
+with zipfile.ZipFile("methods.zip", "w") as z:
+    z.writestr("bz.txt", "hello " * 100, compress_type=zipfile.ZIP_BZIP2)
+    z.writestr("plain.txt", "hello")
+"#;
+
+#[test]
+fn wheel_record_order_and_unsupported_methods() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run(d, &["python3", "-c", WHEEL_LIKE], &[]);
+    let findings = scan(&d.join("x-1.0-py3-none-any.whl"));
+    assert_eq!(
+        archive_findings(&findings),
+        vec![(
+            "wheel-record-order",
+            vec!["x-1.0.dist-info/RECORD".to_string()]
+        )],
+        "{findings:#?}"
+    );
+    let f = findings
+        .iter()
+        .find(|f| f.rule.id == "wheel-record-order")
+        .unwrap();
+    assert_eq!(f.evidence, "RECORD lists `x/b.py` before `x/__init__.py`");
+
+    let findings = scan(&d.join("methods.zip"));
+    let errors: Vec<(Vec<String>, &str)> = findings
+        .iter()
+        .filter(|f| f.rule.id == "parse-error")
+        .map(|f| (f.location.container.clone(), f.evidence.as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        vec![(
+            vec!["bz.txt".to_string()],
+            "compression method bzip2 not supported"
+        )]
+    );
+}

@@ -228,7 +228,10 @@ pub(crate) fn read_entry(
     }
     use ::zip::CompressionMethod as M;
     if !matches!(method, M::Stored | M::Deflated) {
-        return Err(format!("compression method {method} not supported"));
+        return Err(format!(
+            "compression method {} not supported",
+            method.to_string().to_lowercase()
+        ));
     }
     // Declared sizes first (cheap); headers lie, so the output is counted while inflating.
     let budget = Budget::new(limits);
