@@ -284,3 +284,50 @@ fn truncated_macho_reports_parse_error() {
         let _ = scan(&half);
     }
 }
+
+#[test]
+fn macho_object_dwarf_comp_dir() {
+    let Some(zig) = det_common::toolchain::zig_for_test("macho_object_dwarf_comp_dir") else {
+        return;
+    };
+    let d = fixture("c-paths");
+    let dir = d.path().to_str().unwrap().to_owned();
+    let obj = build(&zig, &d, "aarch64-macos", "main.o", &["-g", "-c"]);
+    let data = std::fs::read(&obj).unwrap();
+    let fs = scan(&obj);
+    let comp = with_rule(&fs, "debug-comp-dir");
+    assert_eq!(comp.len(), 1, "{fs:#?}");
+    assert_eq!(comp[0].evidence, dir);
+    // Located in the __DWARF segment's string section, at the string itself.
+    let section = comp[0].location.section.as_deref().unwrap();
+    let (seg, sect) = section.split_once(',').unwrap();
+    assert_eq!(seg, "__DWARF");
+    let file = object::File::parse(&*data).unwrap();
+    let s = file
+        .sections()
+        .find(|s| s.name() == Ok(sect) && s.segment_name().ok().flatten() == Some(seg))
+        .unwrap();
+    let off = comp[0].location.offset.unwrap() as usize;
+    assert!(s.data().unwrap()[off..].starts_with(dir.as_bytes()));
+    // The pattern scan of the same section does not report the same string again.
+    let same_place = fs
+        .iter()
+        .filter(|f| {
+            f.location.section == comp[0].location.section
+                && f.location.offset == comp[0].location.offset
+        })
+        .count();
+    assert_eq!(same_place, 1);
+
+    let map = format!("-ffile-prefix-map={dir}=.");
+    let clean = build(&zig, &d, "aarch64-macos", "clean.o", &["-g", "-c", &map]);
+    let fs = scan(&clean);
+    assert!(with_rule(&fs, "debug-comp-dir").is_empty(), "{fs:#?}");
+    assert!(fs.iter().all(|f| !f.evidence.contains(&dir)), "{fs:#?}");
+    // What remains is true: the line table names zig's own libc headers by where zig is
+    // installed (`.../ziglang/lib/libc/include/...`), which a second prefix map would fix.
+    let zig_lib = zig.parent().unwrap().join("lib").display().to_string();
+    for f in with_rule(&fs, "debug-path") {
+        assert!(f.evidence.starts_with(&zig_lib), "{}", f.evidence);
+    }
+}

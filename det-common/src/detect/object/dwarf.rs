@@ -7,7 +7,7 @@ use super::{ScanOptions, parse_error, patterns};
 use crate::finding::{Finding, Location};
 use crate::rules;
 use gimli::{EndianSlice, RunTimeEndian, SectionId};
-use object::Object;
+use object::{Object, ObjectSection};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -38,31 +38,40 @@ pub(super) fn detect(
         SectionId::DebugRngLists,
         SectionId::DebugRanges,
     ];
-    let mut loaded: BTreeMap<SectionId, Cow<[u8]>> = BTreeMap::new();
+    // Each section's content and its name as the other detectors give it (`.debug_str`,
+    // `.zdebug_str`, `__DWARF,__debug_str`), so that findings of the same bytes coincide.
+    let mut loaded: BTreeMap<SectionId, (String, Cow<[u8]>)> = BTreeMap::new();
     for id in ids {
         let Some(section) = file.section_by_name(id.name()) else {
             continue;
         };
+        let name = section.name().unwrap_or(id.name());
+        let name = match section.segment_name() {
+            Ok(Some(seg)) if file.format() == object::BinaryFormat::MachO => {
+                format!("{seg},{name}")
+            }
+            _ => name.to_owned(),
+        };
         match super::elf::section_data(&section, opts) {
             Ok(b) => {
-                loaded.insert(id, b);
+                loaded.insert(id, (name, b));
             }
-            Err(e) => out.push(parse_error(&loc.at(id.name(), None), format!("DWARF: {e}"))),
+            Err(e) => out.push(parse_error(&loc.at(name, None), format!("DWARF: {e}"))),
         }
     }
     let dwarf = gimli::Dwarf::load(|id| -> Result<Slice, gimli::Error> {
         Ok(EndianSlice::new(
-            loaded.get(&id).map_or(&[][..], |c| &**c),
+            loaded.get(&id).map_or(&[][..], |c| &*c.1),
             endian,
         ))
     });
     let Ok(dwarf) = dwarf else { return };
     let locate = |s: &[u8]| -> (String, Option<u64>) {
         let p = s.as_ptr() as usize;
-        for (id, buf) in &loaded {
+        for (name, buf) in loaded.values() {
             let b = buf.as_ptr() as usize;
             if p >= b && p + s.len() <= b + buf.len() {
-                return (id.name().to_owned(), Some((p - b) as u64));
+                return (name.clone(), Some((p - b) as u64));
             }
         }
         (SectionId::DebugInfo.name().to_owned(), None)

@@ -28,6 +28,11 @@ pub(super) fn detect(data: &[u8], loc: &Location, opts: &ScanOptions, out: &mut 
         [0xfe, 0xed, 0xfa, 0xce] => (false, true),
         _ => return unparsed(data, loc, "Mach-O", "bad magic", opts, out),
     };
+    // DWARF (in objects and dSYMs: `__DWARF,__debug_info`), when the object crate can read
+    // the file; first, so its findings win over pattern matches of the same strings.
+    if let Ok(file) = object::File::parse(data) {
+        super::dwarf::detect(&file, loc, opts, out);
+    }
     let r = Reader { d: data, big };
     let header_len = if is64 { 32 } else { 28 };
     let (Some(ncmds), Some(_)) = (r.u32(16), r.u32(20)) else {

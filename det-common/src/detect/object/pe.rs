@@ -140,6 +140,7 @@ pub(super) fn detect_image(
     if let Some(ptr) = codeview {
         rsds(r, ptr, &sections, repro, loc, out);
     }
+    dwarf(data, loc, opts, out);
     scan_sections(r, &sections, loc, opts, out);
     if let Some(cut) = sections_cut {
         out.push(parse_error(loc, format!("PE: {cut}")));
@@ -157,6 +158,7 @@ pub(super) fn detect_coff(data: &[u8], loc: &Location, opts: &ScanOptions, out: 
     };
     header_stamp(header.timestamp, 0, loc, opts, out);
     let (sections, cut) = section_table(r, 20 + header.opt_size, header.nsections, header.strtab);
+    dwarf(data, loc, opts, out);
     scan_sections(r, &sections, loc, opts, out);
     if let Some(cut) = cut {
         out.push(parse_error(loc, format!("COFF: {cut}")));
@@ -319,5 +321,13 @@ fn scan_sections(
                 format!("section content at {start}..{end} lies past the end of the file"),
             )),
         }
+    }
+}
+
+/// DWARF in `.debug_*` sections (MinGW gcc, clang with -gdwarf), when the object crate can
+/// read the file.
+fn dwarf(data: &[u8], loc: &Location, opts: &ScanOptions, out: &mut Vec<Finding>) {
+    if let Ok(file) = object::File::parse(data) {
+        super::dwarf::detect(&file, loc, opts, out);
     }
 }
