@@ -15,6 +15,16 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 fn corpus(limit: u64) -> Vec<PathBuf> {
+    // DET_BENCH_DIR: every file under that directory instead (e.g. a source tree, for text).
+    if let Some(dir) = std::env::var_os("DET_BENCH_DIR") {
+        return walkdir::WalkDir::new(dir)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file() && e.metadata().is_ok_and(|m| m.len() > 0))
+            .map(|e| e.path().to_owned())
+            .collect();
+    }
     let home = std::env::var("RUSTUP_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".rustup"));
@@ -53,7 +63,7 @@ fn pattern_and_scan_throughput_against_blake3() {
     let nodes: Vec<Node> = files.iter().map(|p| Node::open(p).unwrap()).collect();
     let bytes: u64 = nodes.iter().map(|n| n.data.len() as u64).sum();
     assert!(
-        bytes > 100_000_000,
+        bytes > 10_000_000,
         "too little to measure: {bytes} bytes in {} files",
         files.len()
     );
@@ -106,7 +116,10 @@ fn pattern_and_scan_throughput_against_blake3() {
         }
         let mut by_rule = std::collections::BTreeMap::<&str, Vec<String>>::new();
         for f in &all {
-            by_rule.entry(f.rule.id).or_default().push(format!("{:?} {}", f.location.section, f.evidence));
+            by_rule
+                .entry(f.rule.id)
+                .or_default()
+                .push(format!("{:?} {}", f.location.section, f.evidence));
         }
         for (rule, mut ev) in by_rule {
             let n = ev.len();

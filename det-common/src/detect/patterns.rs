@@ -366,27 +366,30 @@ fn scan_chunk(d: &[u8], range: Range<usize>, m: &Matcher, norm: &Normalized, hit
     }
     // Pass 2: `-` (ISO dates, UUIDs) and `:` (times, Windows drive paths).
     let mut skip_until = range.start;
-    for mt in dash_colon().find_iter(&d[range.clone()]) {
-        let i = range.start + mt.start();
-        if i < skip_until {
+    // Source code and text are dense with `-` and `::`; each candidate is rejected by one
+    // or two byte comparisons before any real check runs.
+    for i in memchr::memchr2_iter(b'-', b':', &d[range.clone()]) {
+        let i = range.start + i;
+        if i < skip_until || i == 0 {
             continue;
         }
+        let prev = d[i - 1];
         if d[i] == b'-' {
+            // ISO dates and UUIDs: the first `-` follows a (hex) digit.
+            if !prev.is_ascii_hexdigit() {
+                continue;
+            }
             if let Some(e) = iso_date_at(d, i, norm, hits).or_else(|| uuid_at(d, i, hits)) {
                 skip_until = e;
             }
-        } else if let Some(e) = windows_path_at(d, i, hits) {
-            skip_until = e;
-        } else {
+        } else if prev.is_ascii_alphabetic() && d.get(i + 1) == Some(&b'\\') {
+            if let Some(e) = windows_path_at(d, i, hits) {
+                skip_until = e;
+            }
+        } else if prev.is_ascii_digit() {
             standalone_time_at(d, i, norm, hits);
         }
     }
-}
-
-/// `-` and `:`: a two-byte Aho-Corasick searcher runs as a SIMD memchr2.
-fn dash_colon() -> &'static AhoCorasick {
-    static AC: OnceLock<AhoCorasick> = OnceLock::new();
-    AC.get_or_init(|| AhoCorasick::new(["-", ":"]).expect("det bug: two bytes do not compile"))
 }
 
 fn hit(d: &[u8], s: usize, e: usize, rule: &'static str) -> Hit {
