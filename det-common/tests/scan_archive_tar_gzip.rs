@@ -85,7 +85,7 @@ fn tar_default_leaks_and_deterministic_flags_clean_it() {
         .unwrap();
     assert_eq!(
         mtime.evidence,
-        "mtime 1795395724 (2026-11-23T01:02:04Z); and 2 more members of this archive (pkg/a.txt, c.txt)"
+        "mtime 1795395724 (2026-11-23T01:02:04Z); and 2 more members of this archive (pkg/a.txt, c.txt), all with this same value"
     );
     let order = findings
         .iter()

@@ -9,7 +9,9 @@
 //!
 //! Reports stay readable on big archives: [`aggregate_members`] folds the per-member
 //! findings of one container into one finding per rule, located at the first offending
-//! member, its evidence saying how many other members share the problem and naming a few.
+//! member, its evidence saying how many other members share the problem and naming a few,
+//! and whether they all share one value (what a normalizing tool leaves: a
+//! SOURCE_DATE_EPOCH that det was not given, so not a leak but a missing `--source-date-epoch`).
 //! A 5000-entry jar with real mtimes gives one `zip-entry-mtime` line, not 5000; det-verify,
 //! which calls [`detect_member`] on the one member that differs, still gets that member's
 //! own finding.
@@ -454,32 +456,60 @@ pub(crate) fn aggregate_members(container: &Location, start: usize, out: &mut Ve
             && f.location.container[..depth] == container.container[..]
             && MEMBER_RULES.contains(&f.rule.id)
     };
-    // rule id -> (index of the kept finding, how many folded into it, example names)
-    let mut groups: Vec<(&'static str, usize, usize, Vec<String>)> = Vec::new();
+    struct Group {
+        rule: &'static str,
+        /// Index in `out` of the finding that is kept.
+        at: usize,
+        /// How many findings were folded into it.
+        more: usize,
+        examples: Vec<String>,
+        /// Whether every folded finding had the kept one's evidence (one shared value).
+        same: bool,
+    }
+    let mut groups: Vec<Group> = Vec::new();
     let mut keep = vec![true; out.len() - start];
     for (i, f) in out[start..].iter().enumerate() {
         if !is_direct_member(f) {
             continue;
         }
-        match groups.iter_mut().find(|g| g.0 == f.rule.id) {
-            None => groups.push((f.rule.id, start + i, 0, Vec::new())),
+        match groups.iter_mut().find(|g| g.rule == f.rule.id) {
+            None => groups.push(Group {
+                rule: f.rule.id,
+                at: start + i,
+                more: 0,
+                examples: Vec::new(),
+                same: true,
+            }),
             Some(g) => {
-                g.2 += 1;
-                if g.3.len() < EXAMPLES {
-                    g.3.push(f.location.container[depth].clone());
+                g.more += 1;
+                g.same &= out[g.at].evidence == f.evidence;
+                if g.examples.len() < EXAMPLES {
+                    g.examples.push(f.location.container[depth].clone());
                 }
                 keep[i] = false;
             }
         }
     }
-    for (_, at, more, examples) in &groups {
-        if *more > 0 {
-            let etc = if *more > examples.len() { ", ..." } else { "" };
-            let ev = &mut out[*at].evidence;
+    for g in &groups {
+        if g.more > 0 {
+            let etc = if g.more > g.examples.len() {
+                ", ..."
+            } else {
+                ""
+            };
+            // One value shared by every member is what a normalizing tool leaves (e.g. a
+            // SOURCE_DATE_EPOCH det was not told about): say so, it changes the fix.
+            let same = if g.same {
+                ", all with this same value"
+            } else {
+                ""
+            };
+            let ev = &mut out[g.at].evidence;
             ev.push_str(&format!(
-                "; and {more} more member{} of this archive ({}{etc})",
-                if *more == 1 { "" } else { "s" },
-                examples.join(", ")
+                "; and {} more member{} of this archive ({}{etc}){same}",
+                g.more,
+                if g.more == 1 { "" } else { "s" },
+                g.examples.join(", ")
             ));
         }
     }
@@ -580,11 +610,30 @@ mod tests {
         assert_eq!(mtime[0].location.container, vec!["a.o".to_string()]);
         assert_eq!(
             mtime[0].evidence,
-            "mtime 5; and 4 more members of this archive (b.o, c.o, d.o, ...)"
+            "mtime 5; and 4 more members of this archive (b.o, c.o, d.o, ...), all with this same value"
         );
         assert_eq!(
             out.iter().filter(|f| f.rule.id == "absolute-path").count(),
             5
+        );
+        let mut out = Vec::new();
+        push(
+            &mut out,
+            "ar-member-owner",
+            root.member("a.o"),
+            "uid 1".into(),
+        );
+        push(
+            &mut out,
+            "ar-member-owner",
+            root.member("b.o"),
+            "uid 2".into(),
+        );
+        aggregate_members(&root, 0, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            out[0].evidence,
+            "uid 1; and 1 more member of this archive (b.o)"
         );
     }
 }
