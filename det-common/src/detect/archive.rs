@@ -10,8 +10,8 @@
 //! Reports stay readable on big archives: [`aggregate_members`] folds the per-member
 //! findings of one container into one finding per rule, located at the first offending
 //! member, its evidence saying how many other members share the problem and naming a few,
-//! and whether they all share one value (what a normalizing tool leaves: a
-//! SOURCE_DATE_EPOCH that det was not given, so not a leak but a missing `--source-date-epoch`).
+//! and whether they all share one value (either a SOURCE_DATE_EPOCH det was not given —
+//! pass `--source-date-epoch` — or a tool stamping every entry with the build time).
 //! A 5000-entry jar with real mtimes gives one `zip-entry-mtime` line, not 5000; det-verify,
 //! which calls [`detect_member`] on the one member that differs, still gets that member's
 //! own finding.
@@ -497,8 +497,8 @@ pub(crate) fn aggregate_members(container: &Location, start: usize, out: &mut Ve
             } else {
                 ""
             };
-            // One value shared by every member is what a normalizing tool leaves (e.g. a
-            // SOURCE_DATE_EPOCH det was not told about): say so, it changes the fix.
+            // One value shared by every member is either a SOURCE_DATE_EPOCH det was not
+            // told about or one build-time stamp: say so, the engineer knows which.
             let same = if g.same {
                 ", all with this same value"
             } else {
