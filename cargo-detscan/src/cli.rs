@@ -116,6 +116,11 @@ pub struct ScanArgs {
     )]
     pub source_date_epoch: Option<i64>,
 
+    /// A directory the artifacts were built in: any path under it is a build path (repeatable;
+    /// default: the project, git or cargo workspace, around the current directory)
+    #[arg(long, value_name = "DIR", help_heading = "Scan")]
+    pub build_root: Vec<PathBuf>,
+
     /// Scan this many files at once (default: the number of CPUs)
     #[arg(short, long, value_name = "N", help_heading = "Scan")]
     pub jobs: Option<usize>,

@@ -12,7 +12,7 @@ use det_common::{Finding, Location, rules};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 pub fn run(args: ScanArgs) -> Result<ExitCode> {
@@ -55,7 +55,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
             max_decompressed: args.max_decompressed.saturating_mul(1 << 20),
             ..Limits::default()
         },
-        ..ScanOptions::default()
+        build_roots: build_roots(&args.build_root, &cwd)?,
     };
     if let Some(jobs) = args.jobs {
         rayon::ThreadPoolBuilder::new()
@@ -181,6 +181,29 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     })
 }
 
+/// The directories paths are judged against: those given, or else the project around the
+/// working directory (the nearest ancestor with `.git` or `Cargo.toml`), never `/` alone.
+fn build_roots(given: &[PathBuf], cwd: &Path) -> Result<Vec<String>> {
+    let mut roots = Vec::new();
+    if given.is_empty() {
+        let project = cwd
+            .ancestors()
+            .find(|d| d.join(".git").exists() || d.join("Cargo.toml").is_file());
+        roots.extend(project.map(Path::to_path_buf));
+    } else {
+        for dir in given {
+            let abs = std::fs::canonicalize(dir)
+                .with_context(|| format!("--build-root {}", dir.display()))?;
+            roots.push(abs);
+        }
+    }
+    Ok(roots
+        .into_iter()
+        .filter(|r| r.components().count() > 2)
+        .map(|r| r.to_string_lossy().into_owned())
+        .collect())
+}
+
 /// Scan every file in parallel; results come back in the walk's order.
 fn scan_files(
     targets: &[ScanTarget],
@@ -280,4 +303,30 @@ fn list_rules() -> Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_roots_default_to_the_enclosing_project_and_never_the_file_system_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = std::fs::canonicalize(dir.path()).unwrap().join("proj");
+        std::fs::create_dir_all(project.join("src/deep")).unwrap();
+        std::fs::write(project.join("Cargo.toml"), "[package]\n").unwrap();
+        assert_eq!(
+            build_roots(&[], &project.join("src/deep")).unwrap(),
+            [project.display().to_string()]
+        );
+        let given = build_roots(&[project.join("src")], Path::new("/")).unwrap();
+        assert_eq!(given, [project.join("src").display().to_string()]);
+        assert!(
+            build_roots(&[PathBuf::from("/")], Path::new("/"))
+                .unwrap()
+                .is_empty()
+        );
+        let missing = build_roots(&[project.join("nope")], Path::new("/")).unwrap_err();
+        assert!(format!("{missing:#}").contains("nope"), "{missing:#}");
+    }
 }

@@ -113,7 +113,7 @@ pub fn detect(data: &[u8]) -> Format {
             }
         }
     }
-    if d.starts_with(b"MZ") && is_pe(d) {
+    if d.starts_with(b"MZ") && (is_pe(d) || is_truncated_pe(d)) {
         return Format::Pe;
     }
     if d.starts_with(b"!<arch>\n") {
@@ -158,6 +158,17 @@ fn is_pe(d: &[u8]) -> bool {
     }
     let off = u32::from_le_bytes([d[0x3c], d[0x3d], d[0x3e], d[0x3f]]) as usize;
     off.checked_add(4).is_some_and(|end| end <= d.len()) && &d[off..off + 4] == b"PE\0\0"
+}
+
+/// An MZ header whose PE header offset points just past the end: a PE image cut short.
+/// Claiming it as PE lets the PE parser say so (a `parse-error`) instead of the file passing
+/// as an unknown blob. The bound keeps text that starts with "MZ" out.
+fn is_truncated_pe(d: &[u8]) -> bool {
+    if d.len() < 0x40 {
+        return false;
+    }
+    let off = u32::from_le_bytes([d[0x3c], d[0x3d], d[0x3e], d[0x3f]]) as usize;
+    off + 4 > d.len() && (0x40..0x1_0000).contains(&off)
 }
 
 fn ar_kind(members: &[u8]) -> ArKind {
@@ -324,8 +335,13 @@ mod tests {
         pe[0x3c] = 0x40;
         pe[0x40..0x44].copy_from_slice(b"PE\0\0");
         assert_eq!(detect(&pe), Format::Pe);
-        pe[0x3c] = 0xff; // e_lfanew points past the end: not a PE
+        pe[0x3c] = 0xff; // e_lfanew points past the end: a truncated PE
+        assert_eq!(detect(&pe), Format::Pe);
+        pe[0x3c] = 0x44; // inside, but no signature there: a DOS program, not a PE
         assert_ne!(detect(&pe), Format::Pe);
+        let text =
+            b"MZ is how this text starts, and it goes on long enough to have an e_lfanew field";
+        assert_ne!(detect(text), Format::Pe);
     }
 
     #[test]

@@ -418,8 +418,19 @@ fn unix_path_at(d: &[u8], p: usize, roots: &[String]) -> Option<(usize, usize, &
     while s > lo && is_path_byte(d[s - 1]) {
         s -= 1;
     }
-    if d[s] != b'/' || d.get(s + 1) == Some(&b'/') {
-        // Relative (`src/x`), or a URL / UNC-like `//host/...`.
+    if d[s] != b'/' {
+        // The path may follow an option or an assignment inside one token:
+        // `-fdebug-prefix-map=/home/u/x=.`, `CFLAGS=-I/home/u/inc`, `-L/tmp/b/lib`,
+        // `a,/tmp/x`. Anything else before the first `/` makes it relative (`src/x`).
+        let q = s + d[s..=p].iter().position(|&b| b == b'/')?;
+        let after_option = q >= s + 2 && matches!(d[q - 1], b'I' | b'L') && d[q - 2] == b'-';
+        if !(matches!(d[q - 1], b'=' | b',') || after_option) {
+            return None;
+        }
+        s = q;
+    }
+    if d.get(s + 1) == Some(&b'/') {
+        // A URL or UNC-like `//host/...`.
         return None;
     }
     let hi = (p + MAX_MATCH).min(d.len());
@@ -427,8 +438,8 @@ fn unix_path_at(d: &[u8], p: usize, roots: &[String]) -> Option<(usize, usize, &
     while e < hi && is_path_byte(d[e]) {
         e += 1;
     }
-    // A path at the end of a sentence in a text file.
-    while e > s + 1 && matches!(d[e - 1], b'.' | b',') {
+    // A path at the end of a sentence, or before `=.` in a prefix map.
+    while e > s + 1 && matches!(d[e - 1], b'.' | b',' | b'=') {
         e -= 1;
     }
     let rule = classify_unix(&d[s..e], roots)?;
@@ -931,6 +942,25 @@ mod tests {
         assert!(!is_absolute_build_path(b"/rustc/abc/library/core"));
         assert!(!is_absolute_build_path(b"main.c"));
         assert!(!is_absolute_build_path(b"C:\\Windows\\x.h"));
+    }
+
+    #[test]
+    fn paths_inside_options_and_assignments() {
+        assert_eq!(
+            scan(b"\0-fdebug-prefix-map=/tmp/b/x=.\0"),
+            one("absolute-path", 20, "/tmp/b/x")
+        );
+        assert_eq!(
+            scan(b"\0-I/tmp/b/include\0"),
+            one("absolute-path", 3, "/tmp/b/include")
+        );
+        assert_eq!(
+            scan(b"\0CFLAGS=-L/home/u/lib\0"),
+            one("home-path", 10, "/home/u/lib")
+        );
+        // Relative paths with a build-like component are still not absolute paths.
+        assert_eq!(scan(b"\0lib/tmp/x.c\0"), vec![]);
+        assert_eq!(scan(b"\0x-I/tmp\0"), vec![]);
     }
 
     #[test]
