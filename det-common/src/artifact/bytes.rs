@@ -78,7 +78,11 @@ impl Bytes {
                 // only drops clean page-cache pages: later reads fault them in from the file
                 // with the same content. No reference observes a change.
                 let _ = unsafe {
-                    map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+                    map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        start,
+                        end - start,
+                    )
                 };
             }
         }
