@@ -36,18 +36,10 @@ enum Command {
     ShimPath,
 }
 
-/// Arguments as clap expects them: `cargo det-build ...` passes "det-build" as the first
-/// argument; run directly as `cargo-det-build ...` it is missing, so add it.
-fn cargo_args() -> Vec<std::ffi::OsString> {
-    let mut args: Vec<_> = std::env::args_os().collect();
-    if args.get(1).is_none_or(|a| a != "det-build") {
-        args.insert(1.min(args.len()), "det-build".into());
-    }
-    args
-}
-
 fn main() -> ExitCode {
-    let Cargo::DetBuild(cli) = match Cargo::try_parse_from(cargo_args()) {
+    let Cargo::DetBuild(cli) = match Cargo::try_parse_from(
+        det_common::cargo_cli::cargo_subcommand_args("det-build", std::env::args_os()),
+    ) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

@@ -204,14 +204,8 @@ pub fn parse() -> ScanArgs {
     args
 }
 
-/// Cargo runs `cargo-det-scan det-scan ARGS`; a user running the binary directly types
-/// `cargo-det-scan ARGS`. Insert the subcommand name in the second case.
 pub fn cargo_style_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
-    let mut args: Vec<OsString> = args.into_iter().collect();
-    if args.get(1).is_none_or(|a| a != "det-scan") {
-        args.insert(1.min(args.len()), OsString::from("det-scan"));
-    }
-    args
+    det_common::cargo_cli::cargo_subcommand_args("det-scan", args)
 }
 
 #[cfg(test)]

@@ -73,14 +73,8 @@ pub fn parse() -> VerifyArgs {
     args
 }
 
-/// Cargo runs `cargo-det-verify det-verify ARGS`; a user running the binary directly
-/// types `cargo-det-verify ARGS`. Insert the subcommand name in the second case.
 fn cargo_style_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
-    let mut args: Vec<OsString> = args.into_iter().collect();
-    if args.get(1).is_none_or(|a| a != "det-verify") {
-        args.insert(1.min(args.len()), OsString::from("det-verify"));
-    }
-    args
+    det_common::cargo_cli::cargo_subcommand_args("det-verify", args)
 }
 
 #[cfg(test)]
