@@ -1,9 +1,7 @@
 //! Fuzz the stream decoders: the input as a gzip, xz, zstd or bzip2 stream, through the whole scan.
 #![no_main]
 
-use det_common::artifact::{Bytes, Format, Limits, Node};
-use det_common::detect::{ScanOptions, scan_node};
-use det_common::finding::Location;
+use det_common::artifact::Format;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,20 +15,5 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut bytes = magic.to_vec();
     bytes.extend_from_slice(data.get(1..).unwrap_or(&[]));
-    let node = Node {
-        name: "fuzz".into(),
-        format,
-        meta: Default::default(),
-        data: Bytes::from_vec(bytes),
-    };
-    // Small limits keep libFuzzer's RSS limit out of the way; the bounds are what is tested.
-    let opts = ScanOptions {
-        limits: Limits {
-            max_decompressed: 16 << 20,
-            ..Limits::default()
-        },
-        ..ScanOptions::default()
-    };
-    let mut out = Vec::new();
-    scan_node(&node, &Location::file("fuzz"), None, &opts, 0, &mut out);
+    det_fuzz::scan_as(format, &bytes);
 });
