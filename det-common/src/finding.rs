@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 
 /// Where a finding is: a file, the chain of container members inside it, and optionally a
 /// section and an offset inside the innermost member.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Location {
     /// The file as the user named it (relative to where they pointed det), `/`-separated.
     pub file: String,
@@ -56,6 +56,63 @@ impl Location {
         }
         s
     }
+}
+
+/// Locations sort by file, container chain, section and offset; sections compare runs of
+/// digits as numbers, so `line 9` comes before `line 10` and `entry 2` before `entry 11`.
+impl Ord for Location {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.file
+            .cmp(&other.file)
+            .then_with(|| self.container.cmp(&other.container))
+            .then_with(|| match (&self.section, &other.section) {
+                (Some(a), Some(b)) => natural_cmp(a, b),
+                (a, b) => a.cmp(b),
+            })
+            .then_with(|| self.offset.cmp(&other.offset))
+    }
+}
+
+impl PartialOrd for Location {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Compare strings with runs of ASCII digits compared by value; ties fall back to the bytes
+/// so that the order stays total (`a01` and `a1` are different and ordered).
+fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (x.first(), y.first()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let nx = x.iter().take_while(|b| b.is_ascii_digit()).count();
+                let ny = y.iter().take_while(|b| b.is_ascii_digit()).count();
+                let (dx, dy) = (trim_zeros(&x[..nx]), trim_zeros(&y[..ny]));
+                let ord = dx.len().cmp(&dy.len()).then_with(|| dx.cmp(dy));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                x = &x[nx..];
+                y = &y[ny..];
+            }
+            (Some(c), Some(d)) => {
+                if c != d {
+                    return c.cmp(d);
+                }
+                x = &x[1..];
+                y = &y[1..];
+            }
+        }
+    }
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let n = digits.iter().take_while(|&&b| b == b'0').count();
+    &digits[n..]
 }
 
 /// One rule matched at one location.
@@ -135,6 +192,32 @@ mod tests {
         let mut v = vec![a.clone(), b.clone(), c.clone()];
         v.sort();
         assert_eq!(v, vec![c, b, a]);
+    }
+
+    #[test]
+    fn sections_sort_with_numbers_by_value() {
+        let at = |s: &str| Location::file("log").at(s, None);
+        let mut v = vec![
+            at("line 100"),
+            at("line 42"),
+            at("line 9"),
+            at("entry 11"),
+            at("entry 2"),
+            at("line 042"),
+        ];
+        v.sort();
+        let names: Vec<&str> = v.iter().map(|l| l.section.as_deref().unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                "entry 2", "entry 11", "line 9", "line 042", "line 42", "line 100"
+            ]
+        );
+        assert_eq!(
+            natural_cmp(".debug_str", ".debug_line_str"),
+            ".debug_str".cmp(".debug_line_str")
+        );
+        assert_eq!(natural_cmp("a", "a"), Ordering::Equal);
     }
 
     #[test]
