@@ -39,7 +39,9 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
                 a.file_name()
                     .as_encoded_bytes()
                     .cmp(b.file_name().as_encoded_bytes())
-            });
+            })
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !is_vcs_dir(e));
         for entry in walker {
             let entry = match entry {
                 Ok(e) => e,
@@ -88,6 +90,16 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
         }
     }
     (targets, errors)
+}
+
+/// Version-control metadata (`.git`, `.hg`, `.svn`, ...) is not a build output: below a
+/// root it is skipped, as ripgrep does; named as a root it is scanned.
+fn is_vcs_dir(e: &walkdir::DirEntry) -> bool {
+    const VCS_DIRS: &[&str] = &[".git", ".hg", ".svn", ".bzr", ".jj", "_darcs", "CVS"];
+    e.file_type().is_dir()
+        && e.file_name()
+            .to_str()
+            .is_some_and(|n| VCS_DIRS.contains(&n))
 }
 
 fn display_root(root: &Path) -> String {
@@ -157,6 +169,39 @@ mod tests {
             })
             .collect();
         assert_eq!(names, ["C", "a", "b", "sub/y", "sub/z"]);
+    }
+
+    #[test]
+    fn version_control_directories_are_skipped_below_a_root() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            ".git/objects/ab/cdef",
+            ".hg/store",
+            "src/.gitignore",
+            "out/app",
+        ] {
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, name).unwrap();
+        }
+        let (targets, _) = walk(&[dir.path().to_path_buf()], false);
+        let rd = display_root(dir.path());
+        let names: Vec<String> = targets
+            .iter()
+            .map(|t| {
+                t.display
+                    .strip_prefix(&format!("{rd}/"))
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(names, ["out/app", "src/.gitignore"]);
+        let (targets, _) = walk(&[dir.path().join(".git")], false);
+        assert_eq!(
+            targets.len(),
+            1,
+            "a VCS directory named as a root is scanned"
+        );
     }
 
     #[cfg(unix)]
