@@ -155,7 +155,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         },
     );
     match &args.output {
-        Some(path) => write_atomically(path, rendered.as_bytes())?,
+        Some(path) => det_common::atomic_file::write(path, rendered.as_bytes())?,
         None => {
             let mut out = std::io::stdout().lock();
             out.write_all(rendered.as_bytes())?;
@@ -256,36 +256,6 @@ fn progress_bar(args: &ScanArgs, targets: &[ScanTarget]) -> ProgressBar {
         .progress_chars("=> "),
     );
     bar
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| {
-        format!(
-            "{}: cannot create a temporary file in {}",
-            path.display(),
-            dir.display()
-        )
-    })?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("{}: write failed", path.display()))?;
-    #[cfg(unix)]
-    {
-        // NamedTempFile is created 0600; a report is an ordinary file.
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .with_context(|| format!("{}: cannot set permissions", path.display()))?;
-    }
-    tmp.as_file()
-        .sync_all()
-        .with_context(|| format!("{}: sync failed", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("{}: cannot replace", path.display()))?;
-    Ok(())
 }
 
 fn list_rules() -> Result<ExitCode> {

@@ -373,3 +373,28 @@ fn runs_as_cargo_subcommand_and_directly() {
     let listed = String::from_utf8_lossy(&direct.stdout);
     assert_eq!(listed.lines().count(), det_common::rules::RULES.len());
 }
+
+/// Regression: `-o /dev/null` once renamed a regular file over the device node.
+#[cfg(unix)]
+#[test]
+fn output_to_a_device_writes_through_it() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    gcc(dir.path(), "app", &["-g"], false);
+    let out = det_scan(dir.path(), &["--format", "json", "-o", "/dev/null", "app"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+    let out = det_scan(dir.path(), &["/dev/null"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file"));
+}

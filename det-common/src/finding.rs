@@ -197,7 +197,7 @@ mod tests {
     #[test]
     fn sections_sort_with_numbers_by_value() {
         let at = |s: &str| Location::file("log").at(s, None);
-        let mut v = vec![
+        let mut v = [
             at("line 100"),
             at("line 42"),
             at("line 9"),

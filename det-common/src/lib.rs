@@ -4,6 +4,7 @@
 //! knowledge, the normalized environment, hashes, toolchains and manifests live here, once.
 
 pub mod artifact;
+pub mod atomic_file;
 pub mod cargo_cli;
 pub mod command;
 pub mod detect;

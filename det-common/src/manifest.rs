@@ -7,7 +7,6 @@
 //! Two manifests — say from two machines — compare output by output ([`compare`]).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -118,37 +117,7 @@ pub fn read_manifest(path: &Path) -> Result<Manifest> {
 pub fn write_manifest(path: &Path, manifest: &Manifest) -> Result<()> {
     // Serialize first: nothing touches the disk unless the whole document exists.
     let json = manifest.to_json();
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".det-manifest.")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
-    let tmp_path = tmp.path().to_path_buf();
-    tmp.write_all(&json).map_err(|e| Error::io(&tmp_path, e))?;
-    // The temp file is created 0600; a manifest is meant to be shared.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| Error::io(&tmp_path, e))?;
-    }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io(&tmp_path, e))?;
-    // On error the returned temp file is dropped, which deletes it.
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    // Make the rename itself durable. Not every file system supports fsync on a
-    // directory; the manifest is complete either way, so that failure is ignored.
-    #[cfg(unix)]
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::atomic_file::write(path, &json)
 }
 
 /// One output that both manifests have, with different content.

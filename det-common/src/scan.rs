@@ -63,6 +63,13 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
             };
             let ft = entry.file_type();
             if !ft.is_file() {
+                if entry.depth() == 0 && !ft.is_dir() {
+                    // Named by the user, so say why nothing was scanned.
+                    errors.push(WalkError {
+                        path: root_display.clone(),
+                        message: "not a regular file or directory (a device, FIFO or socket); not scanned".into(),
+                    });
+                }
                 continue;
             }
             let size = match entry.metadata() {
@@ -238,5 +245,13 @@ mod tests {
         assert!(targets.is_empty());
         assert_eq!(errors.len(), 1);
         assert!(errors[0].path.ends_with("missing"), "{errors:?}");
+        // Named explicitly, a FIFO is reported rather than silently skipped (and never opened).
+        let (targets, errors) = walk(std::slice::from_ref(&fifo), false);
+        assert!(targets.is_empty());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].message.contains("not a regular file"),
+            "{errors:?}"
+        );
     }
 }
