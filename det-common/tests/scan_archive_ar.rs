@@ -1,7 +1,7 @@
 //! ar archives made by GNU ar: `ar rcU` keeps mtimes, uid/gid and modes; `ar rcD` zeroes them.
 
-mod scan_archive_support;
-use scan_archive_support::*;
+mod scan_support;
+use scan_support::*;
 
 fn build(flags: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();

@@ -4,8 +4,8 @@
 //!
 //! One test in its own file (its own process), so that the peak RSS it measures is its own.
 
-mod scan_archive_support;
-use scan_archive_support::*;
+mod scan_support;
+use scan_support::*;
 
 /// Writes the bombs without holding them: raw deflate segments of 16 MiB of zeros, each
 /// ended by a full flush (so that they can simply be repeated), then a final empty block.

@@ -1,8 +1,8 @@
 //! gzip made by the real `gzip` (with and without `-n`), tar made by GNU tar (with and
 //! without the deterministic flags), and nesting: a .tar.gz holding a zip holding an ELF.
 
-mod scan_archive_support;
-use scan_archive_support::*;
+mod scan_support;
+use scan_support::*;
 use std::path::Path;
 
 fn tree(d: &Path) {

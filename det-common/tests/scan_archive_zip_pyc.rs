@@ -1,9 +1,9 @@
 //! zip files made by Python's zipfile, wheels built from testdata/py-pkg by pip, and pycs
 //! made by py_compile — each with and without the deterministic settings.
 
-mod scan_archive_support;
+mod scan_support;
 use det_common::detect::ScanOptions;
-use scan_archive_support::*;
+use scan_support::*;
 use std::path::{Path, PathBuf};
 
 const LEAKY_ZIP: &str = r#"

@@ -2,24 +2,14 @@
 //! built with and without -g, -ffile-prefix-map and SOURCE_DATE_EPOCH; build-id kinds; GCC
 //! LTO section names; compressed debug sections; truncated copies.
 
+mod scan_support;
 use det_common::artifact::Node;
 use det_common::detect::{ScanOptions, scan_node};
 use det_common::{Finding, Location, Severity};
 use object::{Object, ObjectSection};
+use scan_support::{fixture, medium_or_above, with_rule};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn fixture(name: &str) -> tempfile::TempDir {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata")
-        .join(name);
-    let dir = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(&src).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
-    }
-    dir
-}
 
 fn gcc(dir: &Path, args: &[&str], sde: Option<&str>) {
     let mut c = Command::new("gcc");
@@ -48,10 +38,6 @@ fn scan_with(path: &Path, opts: &ScanOptions) -> Vec<Finding> {
     out
 }
 
-fn with_rule<'a>(fs: &'a [Finding], rule: &str) -> Vec<&'a Finding> {
-    fs.iter().filter(|f| f.rule.id == rule).collect()
-}
-
 /// The (decompressed) content of an ELF section, read independently of det.
 fn section(path: &Path, name: &str) -> Vec<u8> {
     let data = std::fs::read(path).unwrap();
@@ -74,13 +60,6 @@ fn assert_points_at(path: &Path, f: &Finding) {
         f.rule.id,
         f.evidence
     );
-}
-
-fn medium_or_above(fs: &[Finding]) -> Vec<String> {
-    fs.iter()
-        .filter(|f| f.severity() >= Severity::Medium)
-        .map(|f| format!("{} {:?} {}", f.rule.id, f.location.section, f.evidence))
-        .collect()
 }
 
 fn dir_str(d: &tempfile::TempDir) -> String {

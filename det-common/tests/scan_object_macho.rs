@@ -7,24 +7,14 @@
 //! `-g0` (or `-s`) leaves the debug map out. There is no lipo here, so the universal binary
 //! is assembled by the test from two thin slices (the fat header is 8 + 20 bytes a slice).
 
+mod scan_support;
 use det_common::artifact::Node;
 use det_common::detect::{ScanOptions, scan_node};
 use det_common::{Finding, Location, Severity};
 use object::{Object, ObjectSection};
+use scan_support::{fixture, medium_or_above, with_rule};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn fixture(name: &str) -> tempfile::TempDir {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata")
-        .join(name);
-    let dir = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(&src).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
-    }
-    dir
-}
 
 fn zig_cc(zig: &Path, dir: &Path, args: &[&str]) {
     let out = Command::new(zig)
@@ -54,17 +44,6 @@ fn scan(path: &Path) -> Vec<Finding> {
         &mut out,
     );
     out
-}
-
-fn with_rule<'a>(fs: &'a [Finding], rule: &str) -> Vec<&'a Finding> {
-    fs.iter().filter(|f| f.rule.id == rule).collect()
-}
-
-fn medium_or_above(fs: &[Finding]) -> Vec<String> {
-    fs.iter()
-        .filter(|f| f.severity() >= Severity::Medium)
-        .map(|f| format!("{} {:?} {}", f.rule.id, f.location.section, f.evidence))
-        .collect()
 }
 
 /// Build the c-paths fixture for `target`, by absolute path, with extra flags.

@@ -8,24 +8,14 @@
 //! the zig-built image and rewrites it as a linker without /Brepro would have written it
 //! (REPRO entry gone, link time in the stamps, absolute PDB path), field by field.
 
+mod scan_support;
 use det_common::artifact::{Format, Node};
 use det_common::detect::{ScanOptions, scan_node};
 use det_common::{Finding, Location, Severity};
 use object::{Object, ObjectSection};
+use scan_support::{fixture, medium_or_above, with_rule};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn fixture(name: &str) -> tempfile::TempDir {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata")
-        .join(name);
-    let dir = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(&src).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
-    }
-    dir
-}
 
 fn build(zig: &Path, d: &tempfile::TempDir, out: &str, extra: &[&str]) -> PathBuf {
     let src = format!("{}/main.c", d.path().display());
@@ -58,17 +48,6 @@ fn scan(path: &Path) -> Vec<Finding> {
         &mut out,
     );
     out
-}
-
-fn with_rule<'a>(fs: &'a [Finding], rule: &str) -> Vec<&'a Finding> {
-    fs.iter().filter(|f| f.rule.id == rule).collect()
-}
-
-fn medium_or_above(fs: &[Finding]) -> Vec<String> {
-    fs.iter()
-        .filter(|f| f.severity() >= Severity::Medium)
-        .map(|f| format!("{} {:?} {}", f.rule.id, f.location.section, f.evidence))
-        .collect()
 }
 
 fn u16_at(d: &[u8], o: usize) -> usize {

@@ -1,4 +1,5 @@
-//! Helpers shared by the scan_archive_* tests: run real tools, scan a file, filter findings.
+//! Helpers shared by the scan_* tests: copy a fixture, run real tools, scan a file, filter
+//! findings.
 #![allow(dead_code)]
 
 use det_common::Finding;
@@ -8,6 +9,33 @@ use det_common::finding::Location;
 use det_common::rules::Severity;
 use std::path::Path;
 use std::process::Command;
+
+/// A copy of `testdata/<name>` in a fresh temporary directory (tests never build in the
+/// source tree).
+pub fn fixture(name: &str) -> tempfile::TempDir {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata")
+        .join(name);
+    let dir = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
+    }
+    dir
+}
+
+/// The findings of one rule.
+pub fn with_rule<'a>(fs: &'a [Finding], rule: &str) -> Vec<&'a Finding> {
+    fs.iter().filter(|f| f.rule.id == rule).collect()
+}
+
+/// Findings at medium severity or above, as `rule section evidence`.
+pub fn medium_or_above(fs: &[Finding]) -> Vec<String> {
+    fs.iter()
+        .filter(|f| f.severity() >= Severity::Medium)
+        .map(|f| format!("{} {:?} {}", f.rule.id, f.location.section, f.evidence))
+        .collect()
+}
 
 /// Run a command in `dir`, panicking with its output when it fails.
 pub fn run(dir: &Path, cmd: &[&str], env: &[(&str, &str)]) {
