@@ -3,11 +3,10 @@
 //! LTO section names; compressed debug sections; truncated copies.
 
 mod scan_support;
-use det_common::artifact::Node;
-use det_common::detect::{ScanOptions, scan_node};
-use det_common::{Finding, Location, Severity};
+use det_common::detect::ScanOptions;
+use det_common::{Finding, Severity};
 use object::{Object, ObjectSection};
-use scan_support::{fixture, medium_or_above, with_rule};
+use scan_support::{fixture, medium_or_above, scan, scan_with, with_rule};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -25,17 +24,6 @@ fn gcc(dir: &Path, args: &[&str], sde: Option<&str>) {
         "gcc {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn scan(path: &Path) -> Vec<Finding> {
-    scan_with(path, &ScanOptions::default())
-}
-
-fn scan_with(path: &Path, opts: &ScanOptions) -> Vec<Finding> {
-    let node = Node::open(path).unwrap();
-    let mut out = Vec::new();
-    scan_node(&node, &Location::file("x"), None, opts, 0, &mut out);
-    out
 }
 
 /// The (decompressed) content of an ELF section, read independently of det.

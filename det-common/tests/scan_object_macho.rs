@@ -8,11 +8,9 @@
 //! is assembled by the test from two thin slices (the fat header is 8 + 20 bytes a slice).
 
 mod scan_support;
-use det_common::artifact::Node;
-use det_common::detect::{ScanOptions, scan_node};
-use det_common::{Finding, Location, Severity};
+use det_common::Severity;
 use object::{Object, ObjectSection};
-use scan_support::{fixture, medium_or_above, with_rule};
+use scan_support::{fixture, medium_or_above, scan, with_rule};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -30,20 +28,6 @@ fn zig_cc(zig: &Path, dir: &Path, args: &[&str]) {
         "zig cc {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn scan(path: &Path) -> Vec<Finding> {
-    let node = Node::open(path).unwrap();
-    let mut out = Vec::new();
-    scan_node(
-        &node,
-        &Location::file("x"),
-        None,
-        &ScanOptions::default(),
-        0,
-        &mut out,
-    );
-    out
 }
 
 /// Build the c-paths fixture for `target`, by absolute path, with extra flags.
@@ -207,7 +191,7 @@ fn universal_macho_slices_are_scanned_by_architecture() {
             .find(|f| f.rule.id == "absolute-path")
             .unwrap();
         assert_eq!(abs.evidence, format!("{dir}/main.c"));
-        assert_eq!(abs.location.display_path(), format!("x!{arch}"));
+        assert_eq!(abs.location.display_path(), format!("universal!{arch}"));
     }
     assert!(
         fs.iter().all(|f| f.location.container.len() == 1),

@@ -11,9 +11,9 @@
 mod scan_support;
 use det_common::artifact::{Format, Node};
 use det_common::detect::{ScanOptions, scan_node};
-use det_common::{Finding, Location, Severity};
+use det_common::{Location, Severity};
 use object::{Object, ObjectSection};
-use scan_support::{fixture, medium_or_above, with_rule};
+use scan_support::{fixture, medium_or_above, scan, with_rule};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -34,20 +34,6 @@ fn build(zig: &Path, d: &tempfile::TempDir, out: &str, extra: &[&str]) -> PathBu
         String::from_utf8_lossy(&o.stderr)
     );
     d.path().join(out)
-}
-
-fn scan(path: &Path) -> Vec<Finding> {
-    let node = Node::open(path).unwrap();
-    let mut out = Vec::new();
-    scan_node(
-        &node,
-        &Location::file("x"),
-        None,
-        &ScanOptions::default(),
-        0,
-        &mut out,
-    );
-    out
 }
 
 fn u16_at(d: &[u8], o: usize) -> usize {
