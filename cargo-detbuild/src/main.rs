@@ -1,7 +1,9 @@
 //! `cargo det-build`: build a cargo project, any command, or one compiler call
-//! deterministically. For now the one verb is `shim-path`.
+//! deterministically. The verbs so far: `shim-path` and `normalize`.
 
+mod normalize;
 mod shim;
+mod statusline;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -34,6 +36,10 @@ enum Command {
     /// Print the path of libdetshim.so (the LD_PRELOAD library), writing it to the cache
     /// directory ($DET_CACHE_DIR, $XDG_CACHE_HOME/det or ~/.cache/det) if needed.
     ShimPath,
+    /// Rewrite archives in place so that they hold no time, owner, order or name from the
+    /// machine that made them (zip, jar, wheel, tar, gzip, ar, pyc), content unchanged.
+    #[command(after_help = normalize::AFTER_HELP)]
+    Normalize(normalize::NormalizeArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,7 +57,7 @@ fn main() -> ExitCode {
         }
     };
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
@@ -59,15 +65,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: DetBuild) -> anyhow::Result<()> {
+fn run(cli: DetBuild) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Normalize(args) => normalize::run(args),
         Command::ShimPath => {
             let path = shim::shim_path()?;
             let mut out = std::io::stdout().lock();
             // A closed pipe (`| head`) is not an error.
             match writeln!(out, "{}", path.display()) {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                r => Ok(r?),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+                r => r.map(|()| ExitCode::SUCCESS).map_err(Into::into),
             }
         }
     }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod finding;
 pub mod hash;
 pub mod manifest;
+pub mod normalize;
 pub mod project;
 pub mod report;
 pub mod rules;

@@ -13,7 +13,8 @@ const SARIF_MULTITOOL: &str = "@microsoft/sarif-multitool@5.7.0";
 const PYTHON_MODULES: &[(&str, &str)] = &[("wheel", "wheel"), ("setuptools", "setuptools")];
 /// Debian packages the tests run: binutils (ar, strings), gzip, tar, xz, zstd, bzip2, make,
 /// libc6-dev (static glibc for a static binary under the shim) and libjemalloc2 (a
-/// jemalloc-linked program under the shim).
+/// jemalloc-linked program under the shim), strip-nondeterminism (the anchor of
+/// `cargo det-build normalize`).
 const APT_PACKAGES: &[&str] = &[
     "binutils",
     "gzip",
@@ -25,6 +26,7 @@ const APT_PACKAGES: &[&str] = &[
     "gcc",
     "libc6-dev",
     "libjemalloc2",
+    "strip-nondeterminism",
 ];
 
 pub struct TestTools {

@@ -20,6 +20,10 @@ pub(crate) struct TarEntry {
     /// Where the content is inside the archive.
     pub data: std::ops::Range<usize>,
     pub regular: bool,
+    /// Where the member's own header block starts (after any long-name or pax headers).
+    pub header: usize,
+    /// The member's own pax records (not the global ones), in order.
+    pub pax: Vec<(String, String)>,
 }
 
 /// Parse a numeric header field: octal text, or GNU base-256 when the high bit is set.
@@ -68,7 +72,7 @@ fn checksum_ok(block: &[u8]) -> bool {
 }
 
 /// Parse pax records (`"%d %s=%s\n"`).
-fn pax_records(d: &[u8]) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn pax_records(d: &[u8]) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     let mut rest = d;
     while !rest.is_empty() {
@@ -295,6 +299,8 @@ impl Iterator for TarWalk<'_> {
                 meta,
                 data: data_start..data_end,
                 regular: kind == "file",
+                header: at,
+                pax,
             }));
         }
     }

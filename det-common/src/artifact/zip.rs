@@ -18,7 +18,7 @@ use super::{Bytes, ChildError, Format, Limits, Meta, Node};
 use std::collections::BTreeMap;
 use std::io::Cursor;
 
-type Archive = ::zip::ZipArchive<Cursor<Bytes>>;
+pub(crate) type Archive = ::zip::ZipArchive<Cursor<Bytes>>;
 
 /// Open the central directory of a zip.
 pub(crate) fn open(data: &Bytes) -> Result<Archive, String> {

@@ -241,12 +241,14 @@ fn record_paths(record: &str) -> Vec<String> {
 /// (`mimetype` must be first in ODF/EPUB; jar puts `META-INF/MANIFEST.MF` first) or last
 /// (wheels write `*.dist-info` last and RECORD after everything else). Those placements
 /// are deterministic and not reported.
-fn rank(dir: &str, name: &str) -> u8 {
+pub(crate) fn rank(dir: &str, name: &str) -> u8 {
     match (dir, name) {
-        ("", "mimetype") | ("", "META-INF") | ("META-INF", "MANIFEST.MF") => 0,
-        ("", n) if n.ends_with(".dist-info") => 2,
-        (d, "RECORD") if d.ends_with(".dist-info") => 2,
-        _ => 1,
+        // ODF and EPUB need `mimetype` first, before their own META-INF/.
+        ("", "mimetype") => 0,
+        ("", "META-INF") | ("META-INF", "MANIFEST.MF") => 1,
+        ("", n) if n.ends_with(".dist-info") => 3,
+        (d, "RECORD") if d.ends_with(".dist-info") => 3,
+        _ => 2,
     }
 }
 

@@ -6,6 +6,10 @@ mod archive;
 mod object;
 pub mod patterns;
 
+#[cfg(test)]
+pub(crate) use archive::first_unsorted_pair as first_unsorted;
+pub(crate) use archive::rank as archive_rank;
+
 use crate::artifact::{Format, Limits, Node};
 use crate::finding::{Finding, Location};
 use crate::rules;
