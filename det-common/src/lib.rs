@@ -5,7 +5,9 @@
 
 pub mod artifact;
 pub mod atomic_file;
+pub mod build;
 pub mod cargo_cli;
+pub mod cargo_config;
 pub mod command;
 pub mod detect;
 pub mod env;
@@ -17,6 +19,7 @@ pub mod normalize;
 pub mod project;
 pub mod report;
 pub mod rules;
+pub mod sandbox;
 pub mod scan;
 pub mod toolchain;
 

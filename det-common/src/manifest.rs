@@ -27,6 +27,18 @@ const MAX_MANIFEST_BYTES: u64 = 512 << 20;
 /// alphabetical order, so every key of the JSON is sorted (a test checks it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// What was built: `profile`, `target`, `features`, the cargo arguments, ...
+    /// (det-build; empty in manifests of other producers).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub build: BTreeMap<String, String>,
+    /// How the build's paths were made the same everywhere: the canonical root (a mount
+    /// namespace) or the remapping fallback, with why and what it leaves uncovered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canonical_root: Option<crate::build::RootMode>,
+    /// BLAKE3 (hex) over everything that determines the outputs: toolchain ids, inputs,
+    /// flags, environment, target, profile, features — the build's input address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closure: Option<String>,
     /// The variables det set for the build ([`crate::env::BuildEnv::fixed`]); host
     /// specific pass-through values such as PATH are not recorded.
     pub env: BTreeMap<String, String>,
@@ -49,6 +61,9 @@ impl Manifest {
     /// An empty manifest for a build with this SOURCE_DATE_EPOCH and environment.
     pub fn new(source_date_epoch: SourceDateEpoch, env: BTreeMap<String, String>) -> Manifest {
         Manifest {
+            build: BTreeMap::new(),
+            canonical_root: None,
+            closure: None,
             schema: SCHEMA.to_string(),
             source_date_epoch,
             toolchains: BTreeMap::new(),
@@ -64,7 +79,10 @@ impl Manifest {
     pub fn to_json(&self) -> Vec<u8> {
         // Serializing these types cannot fail: every map key is a string and there is no
         // float or custom serializer that errors.
-        let mut out = serde_json::to_vec_pretty(self).expect("manifest serializes");
+        // Through a Value, whose maps are sorted: tagged enums (canonical_root) would
+        // otherwise put their tag first.
+        let value = serde_json::to_value(self).expect("manifest serializes");
+        let mut out = serde_json::to_vec_pretty(&value).expect("manifest serializes");
         out.push(b'\n');
         out
     }

@@ -1,0 +1,725 @@
+//! `cargo det-build [CARGO BUILD OPTIONS]`: read the project, plan the build (det-common
+//! `build`), run cargo in the canonical root, hash the outputs, write the manifest (and
+//! the provenance), scan the outputs.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+use det_common::build::{BuildPlan, Layout, PlanOptions, RootMode, SANDBOX_SETUP_FAILED};
+use det_common::hash::FileHash;
+use det_common::manifest::Manifest;
+use det_common::sandbox;
+use det_common::toolchain::Toolchain;
+
+use crate::cli::{BuildArgs, FailOn};
+use crate::status::Status;
+
+/// How a build ended, for the exit status.
+pub enum Outcome {
+    Ok,
+    /// The closing scan found something at or above `--fail-on`.
+    Findings,
+}
+
+/// An error that already printed its message (cargo's own error): exit 2 quietly.
+#[derive(Debug)]
+pub struct Reported;
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("reported")
+    }
+}
+
+impl std::error::Error for Reported {}
+
+fn user_env(k: &str) -> Option<OsString> {
+    std::env::var_os(k)
+}
+
+/// The cargo that started us (cargo sets `$CARGO` for subcommands), else `cargo`.
+fn host_cargo() -> PathBuf {
+    std::env::var_os("CARGO")
+        .filter(|c| !c.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("cargo"))
+}
+
+struct Project {
+    metadata: cargo_metadata::Metadata,
+    workspace: PathBuf,
+    target_dir: PathBuf,
+    path_packages: Vec<(String, PathBuf)>,
+}
+
+fn read_project(args: &BuildArgs, cargo: &Path) -> Result<Project> {
+    let mut cmd = cargo_metadata::MetadataCommand::new();
+    cmd.cargo_path(cargo);
+    if let Some(m) = &args.manifest_path {
+        cmd.manifest_path(m);
+    }
+    let mut other = Vec::new();
+    for (on, f) in [
+        (args.locked, "--locked"),
+        (args.offline, "--offline"),
+        (args.frozen, "--frozen"),
+    ] {
+        if on {
+            other.push(f.to_string());
+        }
+    }
+    for c in &args.config {
+        other.push(format!("--config={c}"));
+    }
+    cmd.other_options(other);
+    let metadata = cmd.exec().map_err(|e| {
+        let msg = e.to_string();
+        let msg = msg
+            .strip_prefix("`cargo metadata` exited with an error: ")
+            .unwrap_or(&msg)
+            .trim()
+            .trim_start_matches("error: ")
+            .to_string();
+        let where_ = args
+            .manifest_path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| {
+                std::env::current_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default()
+            });
+        anyhow::anyhow!("reading the cargo project at {where_}: {msg}")
+    })?;
+    let workspace = metadata.workspace_root.clone().into_std_path_buf();
+    let target_dir = match &args.target_dir {
+        Some(t) => {
+            std::path::absolute(t).with_context(|| format!("--target-dir {}", t.display()))?
+        }
+        None => metadata.target_directory.clone().into_std_path_buf(),
+    };
+    let path_packages = metadata
+        .packages
+        .iter()
+        .filter(|p| p.source.is_none())
+        .filter_map(|p| {
+            Some((
+                p.name.to_string(),
+                p.manifest_path.parent()?.to_path_buf().into_std_path_buf(),
+            ))
+        })
+        .collect();
+    Ok(Project {
+        metadata,
+        workspace,
+        target_dir,
+        path_packages,
+    })
+}
+
+fn cargo_home() -> Result<PathBuf> {
+    if let Some(h) = user_env("CARGO_HOME").filter(|h| !h.is_empty()) {
+        return Ok(std::path::absolute(PathBuf::from(h))?);
+    }
+    match user_env("HOME").filter(|h| !h.is_empty()) {
+        Some(h) => Ok(PathBuf::from(h).join(".cargo")),
+        None => bail!("no CARGO_HOME: set CARGO_HOME or HOME"),
+    }
+}
+
+/// The toolchain pin of `[workspace.metadata.det]` (or `det.toml`): `rustc-id`.
+fn pinned_rustc_id(project: &Project) -> Result<Option<(String, PathBuf)>> {
+    let from_meta = project
+        .metadata
+        .workspace_metadata
+        .get("det")
+        .and_then(|d| d.get("rustc-id"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    if let Some(id) = from_meta {
+        return Ok(Some((id, project.workspace.join("Cargo.toml"))));
+    }
+    let det_toml = project.workspace.join("det.toml");
+    if det_toml.is_file() {
+        let text = std::fs::read_to_string(&det_toml)
+            .with_context(|| format!("reading {}", det_toml.display()))?;
+        let t: toml::Table = text
+            .parse()
+            .with_context(|| format!("parsing {}", det_toml.display()))?;
+        if let Some(id) = t.get("rustc-id").and_then(|v| v.as_str()) {
+            return Ok(Some((id.to_string(), det_toml)));
+        }
+    }
+    Ok(None)
+}
+
+/// The channel of `rust-toolchain.toml` / `rust-toolchain` in the workspace, if any.
+fn toolchain_file_channel(ws: &Path) -> Option<(String, PathBuf)> {
+    for name in ["rust-toolchain.toml", "rust-toolchain"] {
+        let p = ws.join(name);
+        let Ok(text) = std::fs::read_to_string(&p) else {
+            continue;
+        };
+        let channel = match text.parse::<toml::Table>() {
+            Ok(t) => t
+                .get("toolchain")
+                .and_then(|t| t.get("channel"))
+                .and_then(|c| c.as_str())
+                .map(str::to_string),
+            Err(_) => Some(text.trim().to_string()).filter(|s| !s.is_empty()),
+        };
+        if let Some(c) = channel {
+            return Some((c, p));
+        }
+    }
+    None
+}
+
+pub fn run(args: &BuildArgs, status: &Status) -> Result<Outcome> {
+    let cargo = host_cargo();
+    let project = read_project(args, &cargo)?;
+    let ws = project.workspace.clone();
+
+    // The toolchain: rustup resolves rust-toolchain.toml from the working directory.
+    let rustc = det_common::toolchain::find_rustc(&user_env)
+        .context("no rustc found: install Rust (https://rustup.rs) or set RUSTC")?;
+    let info = det_common::toolchain::rustc_info(&rustc).map_err(|e| {
+        let pin = toolchain_file_channel(&ws)
+            .map(|(c, p)| format!(" (the toolchain {c:?} pinned by {})", p.display()))
+            .unwrap_or_default();
+        anyhow::anyhow!("the Rust toolchain{pin} cannot be used: {e}")
+    })?;
+    let toolchain = crate::toolchain_cache::identify_rustc(&rustc, &info)?;
+    check_pins(args, &project, &info, &toolchain, status)?;
+
+    let sde = det_common::env::resolve_source_date_epoch(
+        args.source_date_epoch.as_deref(),
+        &ws,
+        &user_env,
+    )?;
+    let cargo_home = cargo_home()?;
+    let target_dir = project.target_dir.clone();
+    std::fs::create_dir_all(&target_dir)
+        .with_context(|| format!("creating the target directory {}", target_dir.display()))?;
+    check_writable(&target_dir)?;
+    std::fs::create_dir_all(&cargo_home)
+        .with_context(|| format!("creating CARGO_HOME {}", cargo_home.display()))?;
+
+    let package_dirs: Vec<PathBuf> = project
+        .path_packages
+        .iter()
+        .map(|(_, d)| d.clone())
+        .collect();
+    let layout = Layout::new(
+        &ws,
+        &package_dirs,
+        &target_dir,
+        &cargo_home,
+        Some(&info.sysroot),
+    );
+
+    // The user's own rustc flags, as cargo would have computed them.
+    let cwd = std::env::current_dir().context("the current directory")?;
+    let files = det_common::cargo_config::config_files(&cwd, &cargo_home);
+    let config = det_common::cargo_config::CargoConfig::load(&files, &args.config)?;
+    let triple = args
+        .target
+        .first()
+        .cloned()
+        .or_else(|| det_common::cargo_config::configured_target(&config, &user_env))
+        .unwrap_or_else(|| info.host.clone());
+    let cfgs = if config.has_cfg_targets() {
+        rustc_cfgs(&rustc, &triple)?
+    } else {
+        Vec::new()
+    };
+    let user_rustflags =
+        det_common::cargo_config::user_rustflags(&config, &triple, &cfgs, &user_env);
+    let user_rustflags_shown = user_rustflags.join(" ");
+
+    let shim = match crate::shim::shim_path() {
+        Ok(p) => Some(p),
+        Err(e) => {
+            status.warn(&format!("no shim: {e:#}"));
+            None
+        }
+    };
+    let network = args.network();
+    let mut plan = BuildPlan::new(PlanOptions {
+        layout,
+        sde,
+        env: &user_env,
+        keep_env: args.keep_env.clone(),
+        canonical_root: !args.no_canonical_root,
+        network,
+        writable_source: args.writable_source,
+        shim,
+        user_rustflags,
+    });
+    if args.writable_source {
+        status.warn("--writable-source: the build may change the source tree");
+    }
+    if let RootMode::Remap { reason, uncovered } = &mut plan.mode {
+        *uncovered = uncovered_by_remapping(args.manifest_path.as_deref());
+        status.warn(&format!(
+            "no canonical root ({reason}): building with path remapping only"
+        ));
+        if uncovered.is_empty() {
+            status.note("remapping covers everything the project analysis found");
+        } else {
+            for u in uncovered.iter() {
+                status.note(&format!("remapping cannot fix: {u}"));
+            }
+        }
+        if !network {
+            status.warn("--network none needs the canonical root: the build keeps the network");
+        }
+    }
+    if plan.sandbox.is_some() {
+        let how = match &plan.mode {
+            RootMode::MountNamespace {
+                user_namespace: true,
+                ..
+            } => "mount and user namespace",
+            _ => "mount namespace",
+        };
+        status.status("Canonical", &format!("root {} ({how})", sandbox::SRC));
+    }
+    status.status("Epoch", &format!("{sde}"));
+
+    if !network && plan.sandbox.is_some() && !args.offline && !args.frozen {
+        // Everything the build needs is fetched first, with the user's network.
+        let mut fetch = Command::new(&cargo);
+        fetch.arg("fetch");
+        if let Some(m) = &args.manifest_path {
+            fetch.arg("--manifest-path").arg(m);
+        }
+        if args.locked {
+            fetch.arg("--locked");
+        }
+        for c in &args.config {
+            fetch.arg(format!("--config={c}"));
+        }
+        if args.quiet {
+            fetch.arg("--quiet");
+        }
+        let st = fetch
+            .status()
+            .with_context(|| format!("running {} fetch", cargo.display()))?;
+        if !st.success() {
+            return Err(Reported.into());
+        }
+    }
+
+    let outputs = run_cargo(args, &plan, &project, &cargo, &cwd, status)?;
+
+    // The manifest.
+    let mut manifest = Manifest::new(sde, det_common::env::BuildEnv::fixed(&sde));
+    manifest.flags = plan.injected.clone();
+    manifest
+        .toolchains
+        .insert("rustc".to_string(), toolchain.clone());
+    manifest.canonical_root = Some(plan.mode.clone());
+    manifest.inputs = input_hashes(&plan.layout, &project)?;
+    manifest.outputs = outputs.clone();
+    let mut build = BTreeMap::new();
+    build.insert("profile".to_string(), args.profile_name());
+    build.insert("target".to_string(), triple.clone());
+    build.insert("cargo-args".to_string(), args.output_args().join(" "));
+    let mut features = args.features.clone();
+    features.sort();
+    build.insert("features".to_string(), features.join(","));
+    build.insert("user-rustflags".to_string(), user_rustflags_shown);
+    build.insert(
+        "shim".to_string(),
+        if plan.env.vars().contains_key("LD_PRELOAD")
+            || plan
+                .sandbox
+                .as_ref()
+                .is_some_and(|s| s.exec_env.contains_key("LD_PRELOAD"))
+        {
+            det_common::build::shim_vars(&sde)
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            "none".to_string()
+        },
+    );
+    manifest.build = build;
+    manifest.closure = Some(closure_hash(&manifest));
+    let manifest_path = target_dir.join("det").join("manifest.json");
+    std::fs::create_dir_all(target_dir.join("det"))
+        .with_context(|| format!("creating {}", target_dir.join("det").display()))?;
+    det_common::manifest::write_manifest(&manifest_path, &manifest)?;
+    status.status("Manifest", &shown(&manifest_path, &cwd));
+
+    if let Some(p) = &args.provenance {
+        let json = crate::provenance::statement(&manifest, args, &ws)?;
+        det_common::atomic_file::write(p, &json)?;
+        status.status("Provenance", &shown(p, &cwd));
+    }
+
+    let build_roots = [
+        Path::new(sandbox::ROOT),
+        &plan.layout.source_root,
+        &cargo_home,
+    ]
+    .iter()
+    .map(|p| p.display().to_string())
+    .collect();
+    let failed = crate::closing_scan::scan(
+        &target_dir,
+        &outputs,
+        args.fail_on,
+        sde.value as i64,
+        build_roots,
+        status,
+    )?;
+    Ok(if failed {
+        Outcome::Findings
+    } else {
+        Outcome::Ok
+    })
+}
+
+fn shown(p: &Path, cwd: &Path) -> String {
+    p.strip_prefix(cwd).unwrap_or(p).display().to_string()
+}
+
+fn check_writable(dir: &Path) -> Result<()> {
+    let probe = tempfile::Builder::new()
+        .prefix(".det-write-check")
+        .tempfile_in(dir);
+    match probe {
+        Ok(_) => Ok(()),
+        Err(e) => bail!(
+            "the target directory {} is not writable: {e} (choose another with --target-dir)",
+            dir.display()
+        ),
+    }
+}
+
+fn rustc_cfgs(rustc: &Path, triple: &str) -> Result<Vec<String>> {
+    let out = Command::new(rustc)
+        .args(["--print", "cfg", "--target", triple])
+        .output()
+        .with_context(|| format!("running {} --print cfg", rustc.display()))?;
+    if !out.status.success() {
+        bail!(
+            "`rustc --print cfg --target {triple}` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect())
+}
+
+fn check_pins(
+    args: &BuildArgs,
+    project: &Project,
+    info: &det_common::toolchain::RustcInfo,
+    toolchain: &Toolchain,
+    status: &Status,
+) -> Result<()> {
+    let mut problems = Vec::new();
+    if let Some((channel, file)) = toolchain_file_channel(&project.workspace)
+        && let Some(v) = det_common::toolchain::Version::parse(&channel)
+        && v != info.release
+        && !(channel.matches('.').count() == 1
+            && v.major == info.release.major
+            && v.minor == info.release.minor)
+    {
+        problems.push(format!(
+            "{} pins Rust {channel}, but rustc is {} (fix: rustup toolchain install {channel})",
+            file.display(),
+            info.release
+        ));
+    }
+    if let Some((id, file)) = pinned_rustc_id(project)?
+        && id != toolchain.id
+    {
+        problems.push(format!(
+            "{} pins rustc-id {id}, found {} for rustc {} at {} (fix: install the toolchain the pin was made with, or set rustc-id = \"{}\" in [workspace.metadata.det])",
+            file.display(),
+            toolchain.id,
+            toolchain.version,
+            toolchain.path.display(),
+            toolchain.id
+        ));
+    }
+    for p in &problems {
+        if args.strict {
+            bail!("toolchain pin mismatch: {p}");
+        }
+        status.warn(&format!("toolchain pin mismatch: {p}"));
+    }
+    Ok(())
+}
+
+/// What remapping cannot fix in this project: the project analysis's findings of paths
+/// baked in by build scripts and `env!("CARGO_MANIFEST_DIR")`-like literals.
+fn uncovered_by_remapping(manifest_path: Option<&Path>) -> Vec<String> {
+    let Ok(findings) = det_common::project::analyze_cargo_project(manifest_path) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = findings
+        .iter()
+        .filter(|f| {
+            let id = f.rule.id;
+            id.contains("path") || id.contains("manifest-dir") || id.contains("out-dir")
+        })
+        .map(|f| format!("{} ({}: {})", f.location.file, f.rule.id, f.evidence))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The message formats cargo is run with: JSON on stdout for det (artifacts), cargo's
+/// rendered diagnostics on stderr as the user asked.
+fn message_format(args: &BuildArgs) -> String {
+    if args.wants_json() {
+        return args.message_format.join(",");
+    }
+    let short = args
+        .message_format
+        .iter()
+        .any(|m| m.split(',').any(|x| x == "short"));
+    if short {
+        "json-diagnostic-short,json-render-diagnostics".into()
+    } else {
+        "json-render-diagnostics".into()
+    }
+}
+
+fn run_cargo(
+    args: &BuildArgs,
+    plan: &BuildPlan,
+    project: &Project,
+    host_cargo: &Path,
+    cwd: &Path,
+    status: &Status,
+) -> Result<BTreeMap<String, FileHash>> {
+    let layout = &plan.layout;
+    let canonical = plan.sandbox.is_some();
+    let map = |p: &Path| -> PathBuf {
+        if canonical {
+            layout.to_canonical(p).unwrap_or_else(|| p.to_path_buf())
+        } else {
+            p.to_path_buf()
+        }
+    };
+    let program: OsString = match &layout.sysroot {
+        Some(s) if canonical && s.join("bin/cargo").is_file() => {
+            format!("{}/bin/cargo", sandbox::TOOLCHAIN).into()
+        }
+        _ => det_common::toolchain::find_on_path(&host_cargo.to_string_lossy())
+            .unwrap_or_else(|| host_cargo.to_path_buf())
+            .into_os_string(),
+    };
+    let mut cargo_args: Vec<OsString> = vec!["build".into()];
+    cargo_args.push(format!("--message-format={}", message_format(args)).into());
+    cargo_args.extend(args.cargo_args().into_iter().map(OsString::from));
+    if let Some(m) = &args.manifest_path {
+        let abs = std::path::absolute(m).unwrap_or_else(|_| m.clone());
+        let mut a = OsString::from("--manifest-path=");
+        a.push(map(&abs));
+        cargo_args.push(a);
+    }
+    if !canonical {
+        let mut a = OsString::from("--target-dir=");
+        a.push(&project.target_dir);
+        cargo_args.push(a);
+    }
+    // cargo's working directory: the user's, when it is inside the sources (cargo reads
+    // .cargo/config.toml from there), else the workspace.
+    let run_dir = if !canonical
+        || layout
+            .to_canonical(cwd)
+            .is_some_and(|c| c.starts_with(sandbox::SRC))
+    {
+        cwd.to_path_buf()
+    } else {
+        project.workspace.clone()
+    };
+    let helper = std::env::current_exe().context("locating cargo-det-build itself")?;
+    let mut cmd = plan.command(&helper, &program, &cargo_args, &run_dir);
+    cmd.stdout(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", Path::new(&program).display()))?;
+    // After the spawn: an ignored signal is inherited through exec.
+    let _guard = crate::signals::IgnoreInterrupts::new();
+    let stdout = child.stdout.take().expect("piped stdout");
+    let wants_json = args.wants_json();
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut out = std::io::stdout().lock();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.context("reading cargo's output")?;
+        let host_line = if canonical {
+            unmap_line(&line, layout)
+        } else {
+            line.clone()
+        };
+        if wants_json {
+            let _ = writeln!(out, "{host_line}");
+        }
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&host_line) else {
+            if !wants_json {
+                let _ = writeln!(out, "{line}");
+            }
+            continue;
+        };
+        if msg.get("reason").and_then(|r| r.as_str()) == Some("compiler-artifact") {
+            let kinds: Vec<&str> = msg
+                .pointer("/target/kind")
+                .and_then(|k| k.as_array())
+                .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+                .unwrap_or_default();
+            let linked = kinds
+                .iter()
+                .any(|k| matches!(*k, "bin" | "cdylib" | "dylib" | "staticlib" | "example"));
+            if let Some(fs) = msg.get("filenames").and_then(|f| f.as_array())
+                && linked
+            {
+                for f in fs.iter().filter_map(|f| f.as_str()) {
+                    let p = PathBuf::from(f);
+                    // Debug info beside the binary (.dwp, .pdb) is an output too, but
+                    // rlibs and rmetas of a binary target's dependencies are not.
+                    if !f.ends_with(".rlib") && !f.ends_with(".rmeta") {
+                        files.push(p);
+                    }
+                }
+            }
+            if let Some(exe) = msg.get("executable").and_then(|e| e.as_str()) {
+                files.push(PathBuf::from(exe));
+            }
+        }
+    }
+    drop(out);
+    let st = child.wait().context("waiting for cargo")?;
+    if st.code() == Some(SANDBOX_SETUP_FAILED) && canonical {
+        bail!(
+            "the canonical root could not be set up (the reason is above); nothing was built. Build without it with --no-canonical-root"
+        );
+    }
+    if !st.success() {
+        if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&st) {
+            bail!("cargo was stopped by signal {sig}; no manifest was written");
+        }
+        if canonical && !plan.sandbox.as_ref().is_some_and(|s| s.network) {
+            status.note("the build ran without network (--network none): a build script that downloads fails so");
+        }
+        if canonical && !args.writable_source {
+            status.note(&format!(
+                "if the error above says \"Read-only file system\": {}",
+                sandbox::read_only_rule()
+            ));
+        }
+        return Err(Reported.into());
+    }
+    let mut outputs = BTreeMap::new();
+    files.sort();
+    files.dedup();
+    for f in files {
+        let rel = f
+            .strip_prefix(&project.target_dir)
+            .unwrap_or(&f)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let h = det_common::hash::hash_file(&f)?;
+        outputs.insert(rel, h);
+    }
+    Ok(outputs)
+}
+
+/// A JSON line of cargo with canonical paths turned back into the host's.
+fn unmap_line(line: &str, layout: &Layout) -> String {
+    let mut s = line.to_string();
+    for (host, canon) in layout.canonical_pairs().iter().rev() {
+        let (Some(h), Some(c)) = (host.to_str(), canon.to_str()) else {
+            continue;
+        };
+        let h = serde_json::to_string(h).unwrap_or_default();
+        let h = &h[1..h.len().saturating_sub(1)];
+        s = s.replace(&format!("\"{c}/"), &format!("\"{h}/"));
+        s = s.replace(&format!("\"{c}\""), &format!("\"{h}\""));
+        s = s.replace(&format!("+file://{c}"), &format!("+file://{h}"));
+    }
+    s
+}
+
+fn input_hashes(layout: &Layout, project: &Project) -> Result<BTreeMap<String, String>> {
+    let mut inputs = BTreeMap::new();
+    let lock = project.workspace.join("Cargo.lock");
+    if lock.is_file() {
+        inputs.insert(
+            "Cargo.lock".to_string(),
+            det_common::hash::hash_file(&lock)?.blake3,
+        );
+    }
+    let mut filter = det_common::hash::TreeFilter::workspace();
+    if let Ok(rel) = layout.target_dir.strip_prefix(&project.workspace) {
+        filter = filter.skip_path(rel);
+    }
+    inputs.insert(
+        "source-tree".to_string(),
+        det_common::hash::hash_tree(&project.workspace, &filter)?.blake3,
+    );
+    for (name, dir) in &project.path_packages {
+        if !dir.starts_with(&project.workspace) {
+            let rel = dir
+                .strip_prefix(&layout.source_root)
+                .unwrap_or(dir)
+                .display()
+                .to_string();
+            inputs.insert(
+                format!("path-dependency:{name}:{rel}"),
+                det_common::hash::hash_tree(dir, &det_common::hash::TreeFilter::workspace())?
+                    .blake3,
+            );
+        }
+    }
+    Ok(inputs)
+}
+
+/// BLAKE3 over what determines the outputs: toolchain ids, inputs, the flags det injected,
+/// the environment det fixed, the build parameters and SOURCE_DATE_EPOCH. Host paths are
+/// not part of it (they do not change the outputs in the canonical root).
+fn closure_hash(m: &Manifest) -> String {
+    let toolchains: BTreeMap<&String, (&str, String)> = m
+        .toolchains
+        .iter()
+        .map(|(k, t)| (k, (t.id.as_str(), t.version.to_string())))
+        .collect();
+    let doc = serde_json::json!({
+        "build": m.build,
+        "env": m.env,
+        "flags": m.flags,
+        "inputs": m.inputs,
+        "source_date_epoch": m.source_date_epoch.value,
+        "toolchains": toolchains,
+        "umask": m.umask,
+    });
+    let mut h = blake3::Hasher::new();
+    h.update(b"det-closure/1\0");
+    h.update(serde_json::to_string(&doc).unwrap_or_default().as_bytes());
+    h.finalize().to_hex().to_string()
+}
+
+/// For `--fail-on`: the severity threshold.
+pub fn threshold(f: FailOn) -> det_common::Severity {
+    match f {
+        FailOn::Low => det_common::Severity::Low,
+        FailOn::Medium => det_common::Severity::Medium,
+        FailOn::High => det_common::Severity::High,
+    }
+}

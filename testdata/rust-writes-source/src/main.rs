@@ -1,0 +1,5 @@
+mod generated_version;
+
+fn main() {
+    println!("{}", generated_version::VERSION);
+}
