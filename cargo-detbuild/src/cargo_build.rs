@@ -553,9 +553,14 @@ fn run_cargo(
     let helper = std::env::current_exe().context("locating cargo-det-build itself")?;
     let mut cmd = plan.command(&helper, &program, &cargo_args, &run_dir);
     cmd.stdout(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("starting {}", Path::new(&program).display()))?;
+    let (child_stderr, tee) = crate::stderr_tee::start().context("setting up cargo's stderr")?;
+    cmd.stderr(child_stderr);
+    let spawned = cmd.spawn();
+    // The command holds our copy of the child's stderr: close it, so the tee sees the
+    // end when cargo exits.
+    drop(cmd);
+    let mut child =
+        spawned.with_context(|| format!("starting {}", Path::new(&program).display()))?;
     // After the spawn: an ignored signal is inherited through exec.
     let _guard = crate::signals::IgnoreInterrupts::new();
     let stdout = child.stdout.take().expect("piped stdout");
@@ -606,6 +611,7 @@ fn run_cargo(
     }
     drop(out);
     let st = child.wait().context("waiting for cargo")?;
+    let explained = tee.finish();
     if st.code() == Some(SANDBOX_SETUP_FAILED) && canonical {
         bail!(
             "the canonical root could not be set up (the reason is above); nothing was built. Build without it with --no-canonical-root"
@@ -615,15 +621,7 @@ fn run_cargo(
         if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&st) {
             bail!("cargo was stopped by signal {sig}; no manifest was written");
         }
-        if canonical && !plan.sandbox.as_ref().is_some_and(|s| s.network) {
-            status.note("the build ran without network (--network none): a build script that downloads fails so");
-        }
-        if canonical && !args.writable_source {
-            status.note(&format!(
-                "if the error above says \"Read-only file system\": {}",
-                sandbox::read_only_rule()
-            ));
-        }
+        explain_failure(&explained, plan, args, status);
         return Err(Reported.into());
     }
     let mut outputs = BTreeMap::new();
@@ -639,6 +637,48 @@ fn run_cargo(
         outputs.insert(rel, h);
     }
     Ok(outputs)
+}
+
+/// After a failed build: say in det's terms what the lines cargo printed mean — a write
+/// into the read-only source tree (naming the file on the host) or a download without
+/// network.
+fn explain_failure(lines: &[String], plan: &BuildPlan, args: &BuildArgs, status: &Status) {
+    let canonical = plan.sandbox.is_some();
+    if canonical && !args.writable_source {
+        let mut files: Vec<PathBuf> = lines
+            .iter()
+            .filter(|l| l.contains("Read-only file system"))
+            .flat_map(|l| {
+                l.split(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '`')
+                    .filter(|w| w.starts_with(sandbox::SRC))
+                    .map(|w| w.trim_end_matches([':', ',', ')', '.']).to_string())
+                    .collect::<Vec<_>>()
+            })
+            .map(|w| plan.layout.to_host(Path::new(&w)))
+            .collect();
+        files.sort();
+        files.dedup();
+        let ro = lines.iter().any(|l| l.contains("Read-only file system"));
+        for f in &files {
+            status.error(&format!(
+                "the build wrote into the source tree: {}: {}",
+                f.display(),
+                sandbox::read_only_rule()
+            ));
+        }
+        if ro && files.is_empty() {
+            status.error(&format!(
+                "the build tried to write into the source tree (\"Read-only file system\" above): {}",
+                sandbox::read_only_rule()
+            ));
+        }
+    }
+    let offline = canonical && !plan.sandbox.as_ref().is_some_and(|s| s.network);
+    if offline && lines.iter().any(|l| !l.contains("Read-only file system")) {
+        status.error(
+            "the build reached for the network, and it runs without one (--network none): a build that downloads is not reproducible; vendor what it fetches, or pass --network host",
+        );
+    }
 }
 
 /// A JSON line of cargo with canonical paths turned back into the host's.

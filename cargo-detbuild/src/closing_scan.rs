@@ -42,21 +42,46 @@ pub fn scan(
             Err(e) => status.warn(&format!("closing scan: {e}")),
         }
     }
+    // Paths the Rust toolchain's own build left in the standard library (its CI's
+    // checkout, the remapped /rustc/<commit>) are the same for every user of that
+    // toolchain; canonical-root paths (/det/...) are the same on every machine. Neither
+    // makes a build differ, so neither is shown or fails the build; they are counted.
+    let (same_everywhere, findings): (Vec<_>, Vec<_>) = findings.into_iter().partition(|f| {
+        f.rule.id == "absolute-path"
+            && ["/checkout/", "/rustc/", "/det/"]
+                .iter()
+                .any(|p| f.evidence.starts_with(p))
+    });
     let floor = det_common::Severity::Medium;
     let threshold = fail_on.map(crate::cargo_build::threshold);
     let shown: Vec<_> = findings
         .iter()
         .filter(|f| f.rule.severity >= threshold.unwrap_or(floor).min(floor))
         .collect();
+    let canonical_note = if same_everywhere.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({} path(s) of the toolchain or the canonical root, the same on every machine)",
+            same_everywhere.len()
+        )
+    };
     if shown.is_empty() {
         status.status(
             "Scanned",
-            &format!("{} output(s): nothing at medium or above", outputs.len()),
+            &format!(
+                "{} output(s): nothing at medium or above{canonical_note}",
+                outputs.len()
+            ),
         );
     } else {
         status.status(
             "Scanned",
-            &format!("{} output(s): {} finding(s)", outputs.len(), shown.len()),
+            &format!(
+                "{} output(s): {} finding(s){canonical_note}",
+                outputs.len(),
+                shown.len()
+            ),
         );
         for f in shown.iter().take(SHOWN) {
             let mut ev = f.evidence.clone();
@@ -68,7 +93,7 @@ pub fn scan(
                 ev.truncate(cut);
                 ev.push('…');
             }
-            status.note(&format!(
+            status.detail(&format!(
                 "{}: {} ({:?}): {}",
                 f.location.file,
                 f.rule.id,
@@ -77,7 +102,7 @@ pub fn scan(
             ));
         }
         if shown.len() > SHOWN {
-            status.note(&format!(
+            status.detail(&format!(
                 "and {} more: cargo det-scan {}",
                 shown.len() - SHOWN,
                 target_dir.display()

@@ -11,6 +11,7 @@ mod shim;
 mod signals;
 mod status;
 mod statusline;
+mod stderr_tee;
 mod toolchain_cache;
 
 use clap::Parser;

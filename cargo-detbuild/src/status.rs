@@ -49,6 +49,13 @@ impl Status {
         let _ = writeln!(std::io::stderr().lock(), "{n}: {message}");
     }
 
+    /// A `note:` that `--quiet` hides (details of a status line).
+    pub fn detail(&self, message: &str) {
+        if !self.quiet {
+            self.note(message);
+        }
+    }
+
     pub fn error(&self, message: &str) {
         let e = self.paint("1;31", "error");
         let _ = writeln!(std::io::stderr().lock(), "{e}: {message}");

@@ -9,8 +9,13 @@ use std::process::Command;
 const ZIGLANG: &str = "ziglang==0.17.1";
 /// Microsoft's SARIF validator and the official SARIF 2.1.0 schema.
 const SARIF_MULTITOOL: &str = "@microsoft/sarif-multitool@5.7.0";
-/// Python packages the tests use to build wheels of testdata/py-pkg.
-const PYTHON_MODULES: &[(&str, &str)] = &[("wheel", "wheel"), ("setuptools", "setuptools")];
+/// Python packages the tests use: wheel and setuptools build wheels of testdata/py-pkg;
+/// in-toto-attestation validates det-build's provenance (an outside validator).
+const PYTHON_MODULES: &[(&str, &str)] = &[
+    ("wheel", "wheel"),
+    ("setuptools", "setuptools"),
+    ("in_toto_attestation", "in-toto-attestation"),
+];
 /// Debian packages the tests run: binutils (ar, strings), gzip, tar, xz, zstd, bzip2, make,
 /// libc6-dev (static glibc for a static binary under the shim) and libjemalloc2 (a
 /// jemalloc-linked program under the shim), strip-nondeterminism (the anchor of
