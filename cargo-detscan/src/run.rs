@@ -56,6 +56,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
             ..Limits::default()
         },
         build_roots: build_roots(&args.build_root, &cwd)?,
+        ..ScanOptions::default()
     };
     if let Some(jobs) = args.jobs {
         rayon::ThreadPoolBuilder::new()

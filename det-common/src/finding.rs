@@ -4,8 +4,21 @@ use crate::rules::{Category, Rule, Severity};
 use serde::Serialize;
 use std::cmp::Ordering;
 
-/// Where a finding is: a file, the chain of container members inside it, and optionally a
-/// section and an offset inside the innermost member.
+/// Where a finding (or a difference) is, as structure: the file, the chain of container
+/// members inside it, and inside the innermost member a section, a header field, a line and
+/// an offset range — each optional.
+///
+/// | finding | section | field | line | offset |
+/// |---|---|---|---|---|
+/// | a path in `.rodata` | `.rodata` | | | offset in the section |
+/// | a Mach-O UUID | | `LC_UUID` | | offset in the file |
+/// | a PE header time | `COFF header` | | | offset in the file |
+/// | an ar member's mtime | `ar header` | `mtime` | | |
+/// | a date on line 9 of a log | | | 9 | |
+/// | a compile_commands.json entry | `entry 2` | | | |
+///
+/// Reports print the parts inside the member as one label ([`Location::label`]:
+/// `ar header mtime`, `line 9`, `.rodata`), which is what det-scan/1's `section` holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Location {
     /// The file as the user named it (relative to where they pointed det), `/`-separated.
@@ -13,10 +26,18 @@ pub struct Location {
     /// Members of containers from outermost to innermost, e.g. `["pkg/_speedups.so"]` for a
     /// shared object inside a wheel.
     pub container: Vec<String>,
-    /// Section, header field or debug attribute inside the innermost member.
+    /// A section of an object file (`.rodata`, `__TEXT,__cstring`, `.rdata`) or a named part
+    /// of the innermost member (`central directory`, `COFF header`, `debug directory`).
     pub section: Option<String>,
+    /// A header field (`mtime`, `MTIME`, `LC_UUID`, `N_OSO`, `DW_AT_comp_dir`), inside
+    /// `section` when there is one.
+    pub field: Option<String>,
+    /// A 1-based line of a text file.
+    pub line: Option<u64>,
     /// Byte offset inside the section (or the member when there is no section).
     pub offset: Option<u64>,
+    /// How many bytes from `offset` the finding covers, when known.
+    pub len: Option<u64>,
 }
 
 impl Location {
@@ -30,21 +51,55 @@ impl Location {
     /// The location of a member of the container at `self`.
     pub fn member(&self, name: &str) -> Location {
         let mut loc = Location {
-            section: None,
-            offset: None,
-            ..self.clone()
+            file: self.file.clone(),
+            container: self.container.clone(),
+            ..Location::default()
         };
         loc.container.push(name.to_owned());
         loc
     }
 
-    /// The same location narrowed to a section and an offset inside it.
+    /// The same location narrowed to a section (or a named part) and an offset inside it.
     pub fn at(&self, section: impl Into<String>, offset: Option<u64>) -> Location {
         Location {
             section: Some(section.into()),
+            field: None,
+            line: None,
+            offset,
+            len: None,
+            ..self.clone()
+        }
+    }
+
+    /// The same location narrowed to a header field (inside the section, if any).
+    pub fn field(&self, field: impl Into<String>) -> Location {
+        Location {
+            field: Some(field.into()),
+            ..self.clone()
+        }
+    }
+
+    /// The same location narrowed to a header field at an offset.
+    pub fn field_at(&self, field: impl Into<String>, offset: Option<u64>) -> Location {
+        Location {
+            field: Some(field.into()),
             offset,
             ..self.clone()
         }
+    }
+
+    /// The same location narrowed to a 1-based line of a text file.
+    pub fn line(&self, line: u64) -> Location {
+        Location {
+            line: Some(line),
+            ..self.clone()
+        }
+    }
+
+    /// The same location with the length of the range it covers.
+    pub fn with_len(mut self, len: u64) -> Location {
+        self.len = Some(len);
+        self
     }
 
     /// `dist/x.whl!pkg/_speedups.so`: the file and its container chain joined by `!`.
@@ -56,10 +111,20 @@ impl Location {
         }
         s
     }
+
+    /// Section, field and line as one readable label (`ar header mtime`, `.rodata`,
+    /// `line 9`, `N_OSO`), or `None` when the location is the whole member.
+    pub fn label(&self) -> Option<String> {
+        let mut parts: Vec<String> = Vec::new();
+        parts.extend(self.section.clone());
+        parts.extend(self.field.clone());
+        parts.extend(self.line.map(|l| format!("line {l}")));
+        (!parts.is_empty()).then(|| parts.join(" "))
+    }
 }
 
-/// Locations sort by file, container chain, section and offset; sections compare runs of
-/// digits as numbers, so `line 9` comes before `line 10` and `entry 2` before `entry 11`.
+/// Locations sort by file, container chain, section, field, line and offset; sections
+/// compare runs of digits as numbers, so `entry 2` comes before `entry 11`.
 impl Ord for Location {
     fn cmp(&self, other: &Self) -> Ordering {
         self.file
@@ -69,7 +134,10 @@ impl Ord for Location {
                 (Some(a), Some(b)) => natural_cmp(a, b),
                 (a, b) => a.cmp(b),
             })
+            .then_with(|| self.field.cmp(&other.field))
+            .then_with(|| self.line.cmp(&other.line))
             .then_with(|| self.offset.cmp(&other.offset))
+            .then_with(|| self.len.cmp(&other.len))
     }
 }
 
@@ -192,6 +260,24 @@ mod tests {
         let mut v = vec![a.clone(), b.clone(), c.clone()];
         v.sort();
         assert_eq!(v, vec![c, b, a]);
+    }
+
+    #[test]
+    fn labels_join_section_field_and_line() {
+        let f = Location::file("x.a").member("a.o");
+        assert_eq!(f.label(), None);
+        assert_eq!(
+            f.at("ar header", None).field("mtime").label().as_deref(),
+            Some("ar header mtime")
+        );
+        assert_eq!(f.line(9).label().as_deref(), Some("line 9"));
+        assert_eq!(
+            f.field_at("LC_UUID", Some(8)).label().as_deref(),
+            Some("LC_UUID")
+        );
+        let mut lines = [f.line(10), f.line(9), f.line(100)];
+        lines.sort();
+        assert_eq!(lines.map(|l| l.line.unwrap()), [9, 10, 100]);
     }
 
     #[test]

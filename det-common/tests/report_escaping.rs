@@ -186,7 +186,7 @@ fn sarif_points_at_lines_of_text_files() {
     let log = Location::file("build.log");
     r.push(Finding::new(
         rules::get("cmd-native-cpu"),
-        log.at("line 42", None),
+        log.line(42),
         "-march=native",
     ));
     r.push(Finding::new(
@@ -196,7 +196,7 @@ fn sarif_points_at_lines_of_text_files() {
     ));
     r.push(Finding::new(
         rules::get("cmd-native-cpu"),
-        log.member("inner").at("line 7", None),
+        log.member("inner").line(7),
         "-march=native",
     ));
     let v: serde_json::Value =
@@ -211,7 +211,8 @@ fn sarif_points_at_lines_of_text_files() {
                 .unwrap()
         })
         .collect();
-    // Sorted by section: "line 42" < "line x"; the member's line is not a line of build.log.
+    // A line of build.log, then a section merely named "line x", then a line of a member
+    // (not a line of build.log).
     assert_eq!(lines, [42, 1, 1]);
 }
 

@@ -33,7 +33,7 @@ fn summary(findings: &[Finding]) -> Vec<(&'static str, String, String)> {
         .map(|f| {
             (
                 f.rule.id,
-                f.location.section.clone().unwrap_or_default(),
+                f.location.label().unwrap_or_default(),
                 f.fix.clone().unwrap_or_default(),
             )
         })

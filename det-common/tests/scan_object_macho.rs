@@ -60,7 +60,7 @@ fn thin_macho_debug_map_leaks_paths_and_mtimes() {
         "{}",
         oso[0].evidence
     );
-    assert_eq!(oso[0].location.section.as_deref(), Some("N_OSO"));
+    assert_eq!(oso[0].location.field.as_deref(), Some("N_OSO"));
     let off = oso[0].location.offset.unwrap() as usize;
     assert!(data[off..].starts_with(oso[0].evidence.as_bytes()));
 

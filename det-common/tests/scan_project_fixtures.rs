@@ -36,7 +36,7 @@ fn summary(findings: &[Finding]) -> Vec<(&'static str, String, String, String)> 
             (
                 f.rule.id,
                 f.location.file.clone(),
-                f.location.section.clone().unwrap_or_default(),
+                f.location.label().unwrap_or_default(),
                 f.evidence.clone(),
             )
         })

@@ -9,7 +9,7 @@
 //! Member metadata: `mtime`, `uid`, `gid` (decimal), `mode` (octal in the header, stored
 //! as its value), `index`; `thin-size` for a thin member.
 
-use super::{ArKind, Bytes, ChildError, Format, Limits, Meta, Node};
+use super::{ArKind, Bytes, ChildError, Format, Limits, Meta, MetaKey, Node, NodeKind};
 use std::collections::BTreeMap;
 
 const HEADER_LEN: usize = 60;
@@ -179,7 +179,7 @@ impl Iterator for ArMembers<'_> {
                 );
             }
             let mut meta = BTreeMap::new();
-            meta.insert("index".to_owned(), Meta::Int(self.index as i64));
+            meta.insert(MetaKey::Index, Meta::Int(self.index as i64));
             for (key, value) in [
                 ("mtime", decimal(&header[16..28])),
                 ("uid", decimal(&header[28..34])),
@@ -188,7 +188,7 @@ impl Iterator for ArMembers<'_> {
             ] {
                 // Windows .lib writers leave uid/gid blank: no value, no key.
                 if let Some(v) = value {
-                    meta.insert(key.to_owned(), Meta::Int(v));
+                    meta.insert(MetaKey::named(key), Meta::Int(v));
                 }
             }
             self.index += 1;
@@ -197,9 +197,10 @@ impl Iterator for ArMembers<'_> {
                 node.meta = meta;
                 node
             } else {
-                meta.insert("thin-size".to_owned(), Meta::Int(size as i64));
+                meta.insert(MetaKey::named("thin-size"), Meta::Int(size as i64));
                 Node {
                     name,
+                    kind: NodeKind::Member,
                     format: Format::Other,
                     meta,
                     data: Bytes::from_vec(Vec::new()),

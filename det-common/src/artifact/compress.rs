@@ -13,7 +13,7 @@
 //! 1 MiB). The buffer never grows past the absolute limit plus one read chunk.
 
 use super::Bytes;
-use super::{ChildError, Format, Limits, Meta, Node};
+use super::{ChildError, Format, Limits, Meta, MetaKey, Node, NodeKind};
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, Read, Write};
@@ -332,8 +332,8 @@ fn inflate_gzip(d: &[u8], limits: &Limits) -> Result<GzipStream, String> {
     Ok(s)
 }
 
-fn stream_node(name: &str, out: Vec<u8>, meta: BTreeMap<String, Meta>) -> Node {
-    let mut node = Node::new(name, Bytes::from_vec(out));
+fn stream_node(name: &str, out: Vec<u8>, meta: BTreeMap<MetaKey, Meta>) -> Node {
+    let mut node = Node::new(name, Bytes::from_vec(out)).with_kind(NodeKind::Stream);
     node.meta = meta;
     node
 }
@@ -371,15 +371,15 @@ fn decompress(node: &Node, limits: &Limits) -> Vec<Result<Node, ChildError>> {
                 let mut v = Vec::new();
                 if let Some(h) = &s.first {
                     let mut meta = BTreeMap::new();
-                    meta.insert("mtime".into(), Meta::Int(h.mtime.into()));
+                    meta.insert(MetaKey::Mtime, Meta::Int(h.mtime.into()));
                     if let Some(f) = &h.fname {
                         meta.insert(
-                            "fname".into(),
+                            MetaKey::named("fname"),
                             Meta::Text(String::from_utf8_lossy(f).into()),
                         );
                     }
-                    meta.insert("os".into(), Meta::Int(h.os.into()));
-                    meta.insert("members".into(), Meta::Int(s.members as i64));
+                    meta.insert(MetaKey::named("os"), Meta::Int(h.os.into()));
+                    meta.insert(MetaKey::named("members"), Meta::Int(s.members as i64));
                     v.push(Ok(stream_node("(gzip stream)", s.out, meta)));
                 }
                 if let Some(e) = s.error {

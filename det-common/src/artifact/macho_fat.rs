@@ -3,7 +3,7 @@
 //! (0xcafebabe, or 0xcafebabf with 64-bit offsets), a count, then one entry per slice with
 //! its CPU type, offset and size.
 
-use super::{ChildError, Limits, Meta, Node};
+use super::{ChildError, Limits, Meta, MetaKey, Node};
 
 const FAT_MAGIC_64: u32 = 0xcafe_babf;
 
@@ -62,7 +62,7 @@ pub(crate) fn children<'a>(
         }
         let data = node.data.slice(offset as usize..end as usize);
         items.push(Ok(
-            Node::new(name, data).with_meta("index", Meta::Int(i as i64))
+            Node::new(name, data).with_meta(MetaKey::Index, Meta::Int(i as i64))
         ));
     }
     Box::new(items.into_iter())

@@ -1,16 +1,27 @@
 //! Artifacts: format detection by magic bytes, and the lazy tree of nodes that scan walks
 //! and verify diffs. One submodule per format fills nodes in; nothing else parses bytes.
 //!
-//! A [`Node`] is a file, an archive member or a decompressed stream: a name, a [`Format`],
-//! header metadata as sorted key/value pairs, and its content as [`Bytes`] (a slice of a
-//! memory-mapped file or of a bounded decompressed buffer). Containers open their members
-//! lazily through [`Node::children`].
+//! A [`Node`] is a file, an archive member, a section of an object file or a decompressed
+//! stream ([`NodeKind`]): a name, a [`Format`], header metadata keyed by [`MetaKey`] (one
+//! enum for the keys several formats share, so a difference in an mtime is named once for
+//! ar, tar and zip), and its content as [`Bytes`] (a slice of a memory-mapped file or of a
+//! bounded decompressed buffer). Containers open their members, and object files (ELF,
+//! Mach-O, PE, COFF) their sections, lazily through [`Node::children`]: a walk — det-scan's
+//! over one tree, det-verify diff's over two in step — reaches an archive member and an ELF
+//! section the same way.
+//!
+//! Section nodes carry the bytes as stored in the file (a compressed ELF section stays
+//! compressed; [`MetaKey::Other`] `compression` says so) and the section-table fields as
+//! metadata (`address`, `file-offset`, `size`, `flags`, `type`, `align`). det-scan's
+//! object detectors read their formats directly (they need the headers, DWARF and symbol
+//! tables as a whole) and do not walk section children; det-verify's diff does.
 
 pub(crate) mod ar;
 mod bytes;
 pub(crate) mod compress;
 mod detect_format;
 pub(crate) mod macho_fat;
+pub(crate) mod object_sections;
 pub(crate) mod pyc;
 pub(crate) mod tar;
 pub(crate) mod zip;
@@ -46,7 +57,122 @@ impl Default for Limits {
     }
 }
 
-/// A header field of a node: an mtime, a uid, a mode, a build-id, a UUID, a flag.
+/// The key of a header field. The keys several formats share are variants, so that a
+/// difference (or a finding) in them is named once for all formats; a field only one
+/// format has (`dos-mtime`, `external-attributes`, `pax-atime`, `os`, `link`) is
+/// [`MetaKey::Other`] with its kebab-case name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MetaKey {
+    /// Position of the member in its container, from 0.
+    Index,
+    /// Modification time, seconds since the epoch (a zip DOS time read as UTC).
+    Mtime,
+    Uid,
+    Gid,
+    /// Owner user name (tar).
+    Uname,
+    /// Owner group name (tar).
+    Gname,
+    /// Permission bits (`& 0o7777`).
+    Mode,
+    /// A section's virtual address.
+    Address,
+    /// Where a section's (or a slice's) content starts in its file.
+    FileOffset,
+    /// A section's size in the section table (its content may be shorter when truncated).
+    Size,
+    /// A section's flags word.
+    Flags,
+    /// A section's type (ELF `sh_type`, Mach-O section type).
+    Type,
+    /// A section's alignment.
+    Align,
+    /// A field only one format has.
+    Other(std::borrow::Cow<'static, str>),
+}
+
+impl MetaKey {
+    /// A format-specific key.
+    pub fn other(name: impl Into<std::borrow::Cow<'static, str>>) -> MetaKey {
+        MetaKey::Other(name.into())
+    }
+
+    /// The key named `name`: a shared variant when there is one, else [`MetaKey::Other`].
+    pub fn named(name: &str) -> MetaKey {
+        match name {
+            "index" => MetaKey::Index,
+            "mtime" => MetaKey::Mtime,
+            "uid" => MetaKey::Uid,
+            "gid" => MetaKey::Gid,
+            "uname" => MetaKey::Uname,
+            "gname" => MetaKey::Gname,
+            "mode" => MetaKey::Mode,
+            "address" => MetaKey::Address,
+            "file-offset" => MetaKey::FileOffset,
+            "size" => MetaKey::Size,
+            "flags" => MetaKey::Flags,
+            "type" => MetaKey::Type,
+            "align" => MetaKey::Align,
+            other => MetaKey::Other(other.to_owned().into()),
+        }
+    }
+
+    /// The kebab-case name, as reports print it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            MetaKey::Index => "index",
+            MetaKey::Mtime => "mtime",
+            MetaKey::Uid => "uid",
+            MetaKey::Gid => "gid",
+            MetaKey::Uname => "uname",
+            MetaKey::Gname => "gname",
+            MetaKey::Mode => "mode",
+            MetaKey::Address => "address",
+            MetaKey::FileOffset => "file-offset",
+            MetaKey::Size => "size",
+            MetaKey::Flags => "flags",
+            MetaKey::Type => "type",
+            MetaKey::Align => "align",
+            MetaKey::Other(s) => s,
+        }
+    }
+
+    /// True for keys that record when or by whom a member was written (not its content).
+    pub fn is_time_or_owner(&self) -> bool {
+        matches!(
+            self,
+            MetaKey::Mtime | MetaKey::Uid | MetaKey::Gid | MetaKey::Uname | MetaKey::Gname
+        ) || matches!(self, MetaKey::Other(s) if s.contains("time"))
+    }
+}
+
+impl std::fmt::Display for MetaKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for MetaKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// What a node is inside its parent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeKind {
+    /// A file on disk: the root of a tree.
+    File,
+    /// A member of an archive (ar, zip, tar) or a slice of a universal Mach-O.
+    Member,
+    /// A section of an object file (ELF, Mach-O, PE, COFF).
+    Section,
+    /// The decompressed content of a gzip, xz, zstd or bzip2 stream.
+    Stream,
+}
+
+/// The value of a header field of a node: an mtime, a uid, a mode, a build-id, a UUID, a flag.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(untagged)]
 pub enum Meta {
@@ -71,16 +197,16 @@ impl std::fmt::Display for Meta {
     }
 }
 
-/// A file, an archive member or a decompressed stream.
+/// A file, an archive member, a section of an object file or a decompressed stream.
 #[derive(Clone, Debug)]
 pub struct Node {
-    /// The member name inside its container (`pkg/_speedups.so`); the path for a root node.
+    /// The member or section name inside its parent (`pkg/_speedups.so`, `.rodata`,
+    /// `__TEXT,__cstring`); the path for a root node.
     pub name: String,
+    pub kind: NodeKind,
     pub format: Format,
-    /// Header fields, sorted by key. Keys are kebab-case and shared across formats where
-    /// the meaning is shared: `mtime` (seconds since the epoch), `uid`, `gid`, `uname`,
-    /// `gname`, `mode`, `index` (position in the container).
-    pub meta: BTreeMap<String, Meta>,
+    /// Header fields, sorted by key (see [`MetaKey`]).
+    pub meta: BTreeMap<MetaKey, Meta>,
     pub data: Bytes,
 }
 
@@ -93,11 +219,12 @@ pub struct ChildError {
 }
 
 impl Node {
-    /// A node over `data`, its format detected from its content.
+    /// A member node over `data`, its format detected from its content.
     pub fn new(name: impl Into<String>, data: Bytes) -> Node {
         let format = detect(&data);
         Node {
             name: name.into(),
+            kind: NodeKind::Member,
             format,
             meta: BTreeMap::new(),
             data,
@@ -107,18 +234,40 @@ impl Node {
     /// The root node of a file on disk, memory-mapped.
     pub fn open(path: &Path) -> crate::Result<Node> {
         let data = Bytes::map_file(path)?;
-        Ok(Node::new(path.to_string_lossy().into_owned(), data))
+        Ok(Node::new(path.to_string_lossy().into_owned(), data).with_kind(NodeKind::File))
     }
 
-    pub fn with_meta(mut self, key: &str, value: Meta) -> Node {
-        self.meta.insert(key.to_owned(), value);
+    pub fn with_kind(mut self, kind: NodeKind) -> Node {
+        self.kind = kind;
         self
     }
 
+    pub fn with_meta(mut self, key: MetaKey, value: Meta) -> Node {
+        self.meta.insert(key, value);
+        self
+    }
+
+    /// An integer header field.
+    pub fn meta_int(&self, key: &MetaKey) -> Option<i64> {
+        match self.meta.get(key)? {
+            Meta::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// A text header field.
+    pub fn meta_text(&self, key: &MetaKey) -> Option<&str> {
+        match self.meta.get(key)? {
+            Meta::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
     /// The members of a container, in the order the container stores them, opened lazily:
-    /// each item is decompressed (within `limits`) only when the iterator reaches it.
-    /// Non-containers have no children. A broken container yields what it could read and
-    /// then a [`ChildError`].
+    /// each item is decompressed (within `limits`) only when the iterator reaches it. The
+    /// children of an object file are its sections, in section-table order (content-less
+    /// sections such as `.bss` included, with empty content). Other nodes have no children.
+    /// A broken container yields what it could read and then a [`ChildError`].
     pub fn children<'a>(
         &'a self,
         limits: &'a Limits,
@@ -130,6 +279,9 @@ impl Node {
             Format::Tar => tar::children(self, limits),
             Format::Gzip | Format::Xz | Format::Zstd | Format::Bzip2 => {
                 compress::children(self, limits)
+            }
+            Format::Elf | Format::MachO | Format::Pe | Format::Coff => {
+                object_sections::children(self, limits)
             }
             _ => Box::new(std::iter::empty()),
         }

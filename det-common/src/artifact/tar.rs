@@ -7,7 +7,7 @@
 //! `fifo`, or the raw type byte), `link` for links, and `pax-mtime`, `pax-atime`,
 //! `pax-ctime` (the record's text, e.g. `1700000000.123456789`) when a pax header sets them.
 
-use super::{Bytes, ChildError, Format, Limits, Meta, Node};
+use super::{Bytes, ChildError, Format, Limits, Meta, MetaKey, Node, NodeKind};
 use std::collections::BTreeMap;
 
 const BLOCK: usize = 512;
@@ -16,7 +16,7 @@ const BLOCK: usize = 512;
 #[derive(Clone, Debug)]
 pub(crate) struct TarEntry {
     pub name: String,
-    pub meta: BTreeMap<String, Meta>,
+    pub meta: BTreeMap<MetaKey, Meta>,
     /// Where the content is inside the archive.
     pub data: std::ops::Range<usize>,
     pub regular: bool,
@@ -249,7 +249,7 @@ impl Iterator for TarWalk<'_> {
                 );
             }
             let mut meta = BTreeMap::new();
-            meta.insert("index".to_owned(), Meta::Int(self.index as i64));
+            meta.insert(MetaKey::Index, Meta::Int(self.index as i64));
             let int_field = |key: &str, field: &[u8]| -> Option<i64> {
                 match pax_get(key) {
                     // pax times may be fractional: keep whole seconds.
@@ -259,21 +259,21 @@ impl Iterator for TarWalk<'_> {
             };
             for (key, range) in [("mtime", 136..148), ("uid", 108..116), ("gid", 116..124)] {
                 if let Some(v) = int_field(key, &block[range]) {
-                    meta.insert(key.to_owned(), Meta::Int(v));
+                    meta.insert(MetaKey::named(key), Meta::Int(v));
                 }
             }
             if let Some(mode) = numeric(&block[100..108]) {
-                meta.insert("mode".to_owned(), Meta::Int(mode & 0o7777));
+                meta.insert(MetaKey::Mode, Meta::Int(mode & 0o7777));
             }
             for (key, range) in [("uname", 265..297), ("gname", 297..329)] {
                 let v = pax_get(key).unwrap_or_else(|| text(&block[range]));
                 if !v.is_empty() {
-                    meta.insert(key.to_owned(), Meta::Text(v));
+                    meta.insert(MetaKey::named(key), Meta::Text(v));
                 }
             }
             for key in ["mtime", "atime", "ctime"] {
                 if let Some(v) = pax_get(key) {
-                    meta.insert(format!("pax-{key}"), Meta::Text(v));
+                    meta.insert(MetaKey::Other(format!("pax-{key}").into()), Meta::Text(v));
                 }
             }
             let kind = match typeflag {
@@ -290,9 +290,9 @@ impl Iterator for TarWalk<'_> {
                 let link = pax_get("linkpath")
                     .or(long_link.take())
                     .unwrap_or_else(|| text(&block[157..257]));
-                meta.insert("link".to_owned(), Meta::Text(link));
+                meta.insert(MetaKey::named("link"), Meta::Text(link));
             }
-            meta.insert("type".to_owned(), Meta::Text(kind.clone()));
+            meta.insert(MetaKey::Type, Meta::Text(kind.clone()));
             self.index += 1;
             return Some(Ok(TarEntry {
                 name,
@@ -318,6 +318,7 @@ pub(crate) fn children<'a>(
             } else {
                 Node {
                     name: entry.name,
+                    kind: NodeKind::Member,
                     format: Format::Other,
                     meta: BTreeMap::new(),
                     data: Bytes::from_vec(Vec::new()),

@@ -14,7 +14,7 @@
 //! `system` (`unix`, `dos`, ...), `compression`, `index`.
 
 use super::compress::{Budget, InflateError, read_bounded};
-use super::{Bytes, ChildError, Format, Limits, Meta, Node};
+use super::{Bytes, ChildError, Format, Limits, Meta, MetaKey, Node, NodeKind};
 use std::collections::BTreeMap;
 use std::io::Cursor;
 
@@ -96,7 +96,7 @@ fn local_extra(d: &[u8], at: usize) -> Option<&[u8]> {
 const FILETIME_UNIX_DIFF: i64 = 11_644_473_600;
 
 /// Times from the extended-timestamp (0x5455) and NTFS (0x000a) extra fields into `meta`.
-fn extra_times(extra: &[u8], meta: &mut BTreeMap<String, Meta>) {
+fn extra_times(extra: &[u8], meta: &mut BTreeMap<MetaKey, Meta>) {
     let mut rest = extra;
     while rest.len() >= 4 {
         let id = u16::from_le_bytes([rest[0], rest[1]]);
@@ -115,7 +115,7 @@ fn extra_times(extra: &[u8], meta: &mut BTreeMap<String, Meta>) {
                         continue;
                     }
                     let Some(t) = u32_at(body, at) else { break };
-                    meta.entry(key.to_owned())
+                    meta.entry(MetaKey::named(key))
                         .or_insert(Meta::Int(i64::from(t as i32)));
                     at += 4;
                 }
@@ -137,7 +137,7 @@ fn extra_times(extra: &[u8], meta: &mut BTreeMap<String, Meta>) {
                                 v[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]),
                             );
                             let secs = (ft / 10_000_000) as i64 - FILETIME_UNIX_DIFF;
-                            meta.entry(key.to_owned()).or_insert(Meta::Int(secs));
+                            meta.entry(MetaKey::named(key)).or_insert(Meta::Int(secs));
                         }
                     }
                     tags = &tags[4 + size..];
@@ -163,15 +163,15 @@ pub(crate) fn entry_meta(
     archive: &Archive,
     data: &[u8],
     i: usize,
-) -> Result<(String, BTreeMap<String, Meta>), String> {
+) -> Result<(String, BTreeMap<MetaKey, Meta>), String> {
     let e = archive
         .by_index_data(i)
         .map_err(|e| format!("zip entry {i}: {e}"))?;
     let name = String::from_utf8_lossy(e.name_raw()).into_owned();
     let mut meta = BTreeMap::new();
-    meta.insert("index".to_owned(), Meta::Int(i as i64));
+    meta.insert(MetaKey::Index, Meta::Int(i as i64));
     meta.insert(
-        "compression".to_owned(),
+        MetaKey::named("compression"),
         Meta::Text(e.compression().to_string().to_lowercase()),
     );
     let central = usize::try_from(e.central_header_start())
@@ -179,16 +179,16 @@ pub(crate) fn entry_meta(
         .and_then(|at| central_raw(data, at));
     if let Some(c) = &central {
         let dos = (u32::from(c.date) << 16) | u32::from(c.time);
-        meta.insert("dos-mtime".to_owned(), Meta::Int(i64::from(dos)));
-        meta.insert("mtime".to_owned(), Meta::Int(dos_to_unix(c.date, c.time)));
+        meta.insert(MetaKey::named("dos-mtime"), Meta::Int(i64::from(dos)));
+        meta.insert(MetaKey::Mtime, Meta::Int(dos_to_unix(c.date, c.time)));
         meta.insert(
-            "external-attributes".to_owned(),
+            MetaKey::named("external-attributes"),
             Meta::Int(i64::from(c.external)),
         );
-        meta.insert("system".to_owned(), Meta::Text(system_name(c.made_by)));
+        meta.insert(MetaKey::named("system"), Meta::Text(system_name(c.made_by)));
         if c.made_by >> 8 == 3 && c.external >> 16 != 0 {
             meta.insert(
-                "mode".to_owned(),
+                MetaKey::Mode,
                 Meta::Int(i64::from((c.external >> 16) & 0o7777)),
             );
         }
@@ -315,6 +315,7 @@ impl Iterator for ZipMembers<'_> {
         if name.ends_with('/') {
             return Some(Ok(Node {
                 name,
+                kind: NodeKind::Member,
                 format: Format::Other,
                 meta,
                 data: Bytes::from_vec(Vec::new()),
@@ -377,9 +378,12 @@ mod tests {
             extra.extend_from_slice(&ft.to_le_bytes());
         }
         extra_times(&extra, &mut meta);
-        assert_eq!(meta["ut-mtime"], Meta::Int(1_700_000_000));
-        assert_eq!(meta["ut-atime"], Meta::Int(1_700_000_001));
-        assert_eq!(meta["ntfs-mtime"], Meta::Int(1_700_000_002));
+        assert_eq!(meta[&MetaKey::named("ut-mtime")], Meta::Int(1_700_000_000));
+        assert_eq!(meta[&MetaKey::named("ut-atime")], Meta::Int(1_700_000_001));
+        assert_eq!(
+            meta[&MetaKey::named("ntfs-mtime")],
+            Meta::Int(1_700_000_002)
+        );
         // A field cut short must not panic.
         extra_times(&extra[..extra.len() - 3], &mut BTreeMap::new());
     }

@@ -94,7 +94,7 @@ pub fn analyze_compile_commands_text(
 }
 
 /// Check every compiler, linker, ar, rustc and go command in a build log. Findings are at
-/// `section = "line N"` (N counts from 1).
+/// `line` N (counting from 1).
 pub fn analyze_build_log(path: &Path) -> Result<Vec<Finding>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut reader = BufReader::new(file);
@@ -124,7 +124,7 @@ pub fn analyze_build_log(path: &Path) -> Result<Vec<Finding>> {
                     break;
                 }
             }
-            let loc = Location::file(scanner.file.clone()).at(format!("line {lineno}"), None);
+            let loc = Location::file(scanner.file.clone()).line(lineno);
             scanner.out.push(parse_error(
                 &loc,
                 &String::from_utf8_lossy(&line[..EVIDENCE_CHARS]),
@@ -225,7 +225,7 @@ impl LogScanner {
         if !announced && !starts_with_command(command) {
             return;
         }
-        let loc = Location::file(self.file.clone()).at(format!("line {lineno}"), None);
+        let loc = Location::file(self.file.clone()).line(lineno);
         let commands = match split_command_list(command) {
             Ok(c) => c,
             Err(e) => {
@@ -316,7 +316,7 @@ mod tests {
     fn rules_at(findings: &[Finding]) -> Vec<(String, &'static str)> {
         findings
             .iter()
-            .map(|f| (f.location.section.clone().unwrap_or_default(), f.rule.id))
+            .map(|f| (f.location.label().unwrap_or_default(), f.rule.id))
             .collect()
     }
 

@@ -12,9 +12,10 @@
 //! member, its evidence saying how many other members share the problem and naming a few,
 //! and whether they all share one value (either a SOURCE_DATE_EPOCH det was not given —
 //! pass `--source-date-epoch` — or a tool stamping every entry with the build time).
-//! A 5000-entry jar with real mtimes gives one `zip-entry-mtime` line, not 5000; det-verify,
-//! which calls [`detect_member`] on the one member that differs, still gets that member's
-//! own finding.
+//! A 5000-entry jar with real mtimes gives one `zip-entry-mtime` line, not 5000. Folding is
+//! for reading only: with [`ScanOptions::unfold_members`] every member keeps its own
+//! finding, and det-verify's diff calls [`detect_member`] (through
+//! `detect::detect_member_meta`) on the one member whose metadata differs.
 //!
 //! What is normalized (not a finding): a time of 0, 1980-01-01 (the zip epoch) or
 //! SOURCE_DATE_EPOCH (for DOS times also rounded down to 2 s, their resolution, and the
@@ -22,7 +23,7 @@
 //! 644 and 755; zip modes without group/other write permission (umask 022).
 
 use super::ScanOptions;
-use crate::artifact::{ArKind, Format, Meta, Node, compress, pyc, tar, zip};
+use crate::artifact::{ArKind, Format, MetaKey, Node, compress, pyc, tar, zip};
 use crate::finding::{Finding, Location};
 use crate::rules;
 use std::collections::HashMap;
@@ -66,17 +67,11 @@ pub(crate) fn utc(t: i64) -> String {
 }
 
 fn int(node: &Node, key: &str) -> Option<i64> {
-    match node.meta.get(key)? {
-        Meta::Int(i) => Some(*i),
-        _ => None,
-    }
+    node.meta_int(&MetaKey::named(key))
 }
 
 fn text<'n>(node: &'n Node, key: &str) -> Option<&'n str> {
-    match node.meta.get(key)? {
-        Meta::Text(t) => Some(t),
-        _ => None,
-    }
+    node.meta_text(&MetaKey::named(key))
 }
 
 /// 1980-02-01T00:00:00Z (Gradle's reproducible zip time) and 2010-01-01T00:00:00Z (Bazel's).
@@ -131,7 +126,7 @@ fn detect_gzip(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut Vec<Fi
         push(
             out,
             "gzip-mtime",
-            loc.at("gzip header MTIME", Some(4)),
+            loc.at("gzip header", Some(4)).field("MTIME"),
             format!("MTIME {mtime} ({})", utc(mtime)),
         );
     }
@@ -139,7 +134,8 @@ fn detect_gzip(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut Vec<Fi
         push(
             out,
             "gzip-filename",
-            loc.at("gzip header FNAME", Some(h.fname_at as u64)),
+            loc.at("gzip header", Some(h.fname_at as u64))
+                .field("FNAME"),
             format!("FNAME `{}`", String::from_utf8_lossy(name)),
         );
     }
@@ -156,7 +152,7 @@ fn detect_pyc(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut Vec<Fin
             push(
                 out,
                 "pyc-timestamp",
-                loc.at("pyc header mtime", Some(offset)),
+                loc.at("pyc header", Some(offset)).field("mtime"),
                 format!(
                     "timestamp-based pyc: source mtime {mtime} ({}), source size {source_size}",
                     utc(mtime)
@@ -332,7 +328,7 @@ fn detect_ar_member(
         push(
             out,
             "ar-member-mtime",
-            loc.at("ar header mtime", None),
+            loc.at("ar header", None).field("mtime"),
             format!("mtime {t} ({})", utc(t)),
         );
     }
@@ -341,7 +337,7 @@ fn detect_ar_member(
         push(
             out,
             "ar-member-owner",
-            loc.at("ar header uid/gid", None),
+            loc.at("ar header", None).field("uid/gid"),
             format!("uid {uid}, gid {gid}"),
         );
     }
@@ -350,7 +346,7 @@ fn detect_ar_member(
             push(
                 out,
                 "ar-member-mode",
-                loc.at("ar header mode", None),
+                loc.at("ar header", None).field("mode"),
                 format!("mode {mode:04o}"),
             );
         }
@@ -362,7 +358,7 @@ fn detect_zip_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut 
         push(
             out,
             "zip-entry-mtime",
-            loc.at("DOS date/time", None),
+            loc.field("DOS date/time"),
             format!("{} (DOS time, read as UTC)", utc(t).trim_end_matches('Z')),
         );
     }
@@ -396,7 +392,7 @@ fn detect_zip_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut 
             push(
                 out,
                 "zip-external-attributes",
-                loc.at("external attributes", None),
+                loc.field("external attributes"),
                 format!("mode {mode:04o} (group/other-writable: follows the builder's umask)"),
             );
         }
@@ -408,7 +404,7 @@ fn detect_tar_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut 
         push(
             out,
             "tar-member-mtime",
-            loc.at("tar header mtime", None),
+            loc.at("tar header", None).field("mtime"),
             format!("mtime {t} ({})", utc(t)),
         );
     }
@@ -424,7 +420,7 @@ fn detect_tar_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut 
         push(
             out,
             "tar-member-owner",
-            loc.at("tar header owner", None),
+            loc.at("tar header", None).field("owner"),
             ev,
         );
     }

@@ -4,6 +4,7 @@
 
 mod archive;
 mod object;
+
 pub mod patterns;
 
 #[cfg(test)]
@@ -23,6 +24,11 @@ pub struct ScanOptions {
     /// Absolute directories the artifacts were built in (e.g. the scanned project's root):
     /// any path under one of them is a build path, whatever its prefix.
     pub build_roots: Vec<String>,
+    /// Keep one finding per member for member metadata (`ar-member-mtime` on each of 5000
+    /// members) instead of folding them into one finding per rule and container. Off for
+    /// det-scan's reading; det-verify's diff turns it on, since it classifies each member's
+    /// difference on its own.
+    pub unfold_members: bool,
 }
 
 /// 1980-01-01T00:00:00Z, the earliest time a zip (DOS) timestamp can hold.
@@ -33,6 +39,19 @@ impl ScanOptions {
     pub fn is_normalized_time(&self, t: i64) -> bool {
         t == 0 || t == ZIP_EPOCH || Some(t) == self.source_date_epoch
     }
+}
+
+/// Findings about one member's metadata (`mtime`, `uid`, `mode`, ...) as its container of
+/// format `parent` recorded them, never folded: what det-verify's diff asks about the one
+/// member whose metadata differs.
+pub fn detect_member_meta(
+    node: &Node,
+    loc: &Location,
+    parent: Format,
+    opts: &ScanOptions,
+    out: &mut Vec<Finding>,
+) {
+    archive::detect_member(node, loc, parent, opts, out);
 }
 
 /// Scan `node` (found at `loc`) and everything inside it, appending findings to `out`.
@@ -105,7 +124,7 @@ pub fn scan_node(
             }
         }
     }
-    if !stream {
+    if !stream && !opts.unfold_members {
         archive::aggregate_members(loc, first_member_finding, out);
     }
 }

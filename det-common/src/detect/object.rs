@@ -3,13 +3,15 @@
 //! directories) and hands the string-bearing sections to [`patterns`] with their names, so
 //! every finding names the section and the offset inside it.
 //!
-//! Location conventions: a finding in a section's content has `section` = the section name
-//! (`.rodata`, `__TEXT,__cstring`, `.rdata`) and `offset` = the byte offset inside the
-//! section (for a compressed ELF section, inside its decompressed content). A header field
-//! has `section` = the structure it lives in (`COFF header`, `LC_UUID`, `N_OSO`) and
-//! `offset` = the field's offset in the file (member). A file that cannot be parsed (fully)
-//! gives a `parse-error` finding and whatever could be read is still scanned — with no
-//! structure at all, the raw bytes go through [`patterns`].
+//! Locations: a finding in a section's content has `section` = the section name (`.rodata`,
+//! `__TEXT,__cstring`, `.rdata`; the name of the section's node among the object's
+//! children, see `artifact::object_sections`) and `offset` = the byte offset inside the
+//! section (for a compressed ELF section, inside its decompressed content). A Mach-O load
+//! command or stab (`LC_UUID`, `N_OSO`, `N_SO`) is a `field` with `offset` = its offset in
+//! the file (member); a PE header structure (`COFF header`) is a `section` with the field's
+//! offset in the file. A file that cannot be parsed (fully) gives a `parse-error` finding
+//! and whatever could be read is still scanned — with no structure at all, the raw bytes go
+//! through [`patterns`].
 
 mod dwarf;
 mod elf;

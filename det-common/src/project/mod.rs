@@ -301,11 +301,15 @@ fn profile_findings(root: &Path, out: &mut Vec<Finding>) -> Result<()> {
                 break;
             }
         }
-        let line = line_no.map_or_else(|| "[profile.release]".to_owned(), |n| format!("line {n}"));
+        let cargo_toml = Location::file("Cargo.toml");
+        let loc = match line_no {
+            Some(n) => cargo_toml.line(n as u64),
+            None => cargo_toml.at("[profile.release]", None),
+        };
         out.push(
             Finding::new(
                 rules::get("cargo-release-incremental"),
-                Location::file("Cargo.toml").at(line, None),
+                loc,
                 "[profile.release] incremental = true",
             )
             .with_fix("incremental = false in [profile.release] (or remove the line: false is the default)"),

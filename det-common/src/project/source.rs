@@ -131,7 +131,7 @@ pub(super) fn scan_text(rel: &str, text: &str, out: &mut Vec<Finding>) {
     let finding = |rule: &str, line: usize| {
         Finding::new(
             rules::get(rule),
-            Location::file(rel).at(format!("line {}", line + 1), None),
+            Location::file(rel).line(line as u64 + 1),
             original.get(line).map_or("", |l| l.trim()),
         )
     };
@@ -404,7 +404,7 @@ mod tests {
         scan_text("build.rs", src, &mut out);
         out.sort();
         out.into_iter()
-            .map(|f| (f.rule.id, f.location.section.unwrap()))
+            .map(|f| (f.rule.id, f.location.label().unwrap()))
             .collect()
     }
 

@@ -31,7 +31,8 @@ struct JsonFinding<'a> {
     category: Category,
     file: &'a str,
     container: &'a [String],
-    section: Option<&'a str>,
+    /// The location's label (section, field and line; see `Location::label`).
+    section: Option<String>,
     offset: Option<u64>,
     evidence: Cow<'a, str>,
     message: &'static str,
@@ -46,7 +47,7 @@ impl<'a> JsonFinding<'a> {
             category: f.category(),
             file: &f.location.file,
             container: &f.location.container,
-            section: f.location.section.as_deref(),
+            section: f.location.label(),
             offset: f.location.offset,
             evidence: bounded(&f.evidence, opts.max_evidence_chars),
             message: f.rule.message,

@@ -324,7 +324,8 @@ fn result(
     let mut region = sarif::Region::builder()
         .start_line(text_line(loc).unwrap_or(1))
         .build();
-    if loc.container.is_empty() && loc.section.is_none() {
+    let label = loc.label();
+    if loc.container.is_empty() && label.is_none() {
         region.byte_offset = loc.offset.and_then(|o| i64::try_from(o).ok());
     }
     let mut location = sarif::Location::builder()
@@ -339,14 +340,14 @@ fn result(
                 .build(),
         )
         .build();
-    if !loc.container.is_empty() || loc.section.is_some() {
+    if !loc.container.is_empty() || label.is_some() {
         let mut fqn = visible(&loc.display_path()).into_owned();
-        if let Some(s) = &loc.section {
+        if let Some(s) = &label {
             fqn.push_str(" [");
             fqn.push_str(&visible(s));
             fqn.push(']');
         }
-        let name = match (&loc.section, loc.container.last()) {
+        let name = match (&label, loc.container.last()) {
             (Some(s), _) => visible(s).into_owned(),
             (None, Some(m)) => visible(m).into_owned(),
             (None, None) => unreachable!("checked above"),
@@ -367,7 +368,7 @@ fn result(
     props.insert("category".into(), json!(f.category().as_str()));
     props.insert("file".into(), json!(loc.file));
     props.insert("container".into(), json!(loc.container));
-    props.insert("section".into(), json!(loc.section));
+    props.insert("section".into(), json!(label));
     props.insert("offset".into(), json!(loc.offset));
     props.insert("evidence".into(), json!(evidence));
 
@@ -387,18 +388,13 @@ fn result(
         .build()
 }
 
-/// The line of a finding in a text file: detectors of build logs and source files name it
-/// as the section `line N` of the file itself (no container). GitHub then annotates that line.
+/// The line of a finding in a text file (a build log, a source file; no container, no
+/// section). GitHub then annotates that line.
 fn text_line(loc: &crate::finding::Location) -> Option<i64> {
-    if !loc.container.is_empty() {
+    if !loc.container.is_empty() || loc.section.is_some() {
         return None;
     }
-    let n: i64 = loc
-        .section
-        .as_deref()?
-        .strip_prefix("line ")?
-        .parse()
-        .ok()?;
+    let n = i64::try_from(loc.line?).ok()?;
     (n >= 1).then_some(n)
 }
 
@@ -424,7 +420,7 @@ fn fingerprint(f: &Finding) -> String {
     for c in &f.location.container {
         field(c);
     }
-    field(f.location.section.as_deref().unwrap_or("\0none"));
+    field(f.location.label().as_deref().unwrap_or("\0none"));
     field(&f.evidence);
     let hash = h.finalize();
     hex::encode(&hash.as_bytes()[..16])

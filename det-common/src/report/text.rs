@@ -53,9 +53,9 @@ impl Painter {
 
 /// `at .debug_str+0x1a2b`, `at .comment`, `at offset 0x10`, or nothing.
 pub(super) fn place(loc: &Location) -> Option<String> {
-    match (&loc.section, loc.offset) {
-        (Some(s), Some(o)) => Some(format!("{}+{o:#x}", visible(s))),
-        (Some(s), None) => Some(visible(s).into_owned()),
+    match (loc.label(), loc.offset) {
+        (Some(s), Some(o)) => Some(format!("{}+{o:#x}", visible(&s))),
+        (Some(s), None) => Some(visible(&s).into_owned()),
         (None, Some(o)) => Some(format!("offset {o:#x}")),
         (None, None) => None,
     }

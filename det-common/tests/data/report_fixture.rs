@@ -48,15 +48,15 @@ pub fn findings() -> Vec<Finding> {
             Location {
                 file: "logs/build.log".into(),
                 container: vec![],
-                section: None,
                 offset: Some(0x10),
+                ..Location::default()
             },
             "gcc -g -c x.c",
         )
         .with_fix("add -ffile-prefix-map=/work/ü b=. to this gcc command"),
         Finding::new(
             rules::get("cmd-native-cpu"),
-            Location::file("logs/build.log").at("line 12", None),
+            Location::file("logs/build.log").line(12),
             "cc -march=native -c y.c",
         ),
         Finding::new(

@@ -33,7 +33,7 @@ pub fn with_rule<'a>(fs: &'a [Finding], rule: &str) -> Vec<&'a Finding> {
 pub fn medium_or_above(fs: &[Finding]) -> Vec<String> {
     fs.iter()
         .filter(|f| f.severity() >= Severity::Medium)
-        .map(|f| format!("{} {:?} {}", f.rule.id, f.location.section, f.evidence))
+        .map(|f| format!("{} {:?} {}", f.rule.id, f.location.label(), f.evidence))
         .collect()
 }
 

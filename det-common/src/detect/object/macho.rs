@@ -60,7 +60,7 @@ pub(super) fn detect(data: &[u8], loc: &Location, opts: &ScanOptions, out: &mut 
                 if let Some(u) = r.bytes(off + 8, 16) {
                     out.push(Finding::new(
                         rules::get("macho-uuid"),
-                        loc.at("LC_UUID", Some(off as u64 + 8)),
+                        loc.field_at("LC_UUID", Some(off as u64 + 8)),
                         uuid_text(u),
                     ));
                 }
@@ -205,7 +205,7 @@ fn debug_map(
             if patterns::is_absolute_build_path(name) {
                 out.push(Finding::new(
                     rules::get("debug-path"),
-                    loc.at("N_SO", Some(name_at as u64)),
+                    loc.field_at("N_SO", Some(name_at as u64)),
                     text,
                 ));
             }
@@ -214,7 +214,7 @@ fn debug_map(
         if patterns::is_absolute_build_path(name) {
             out.push(Finding::new(
                 rules::get("macho-oso-path"),
-                loc.at("N_OSO", Some(name_at as u64)),
+                loc.field_at("N_OSO", Some(name_at as u64)),
                 text.clone(),
             ));
         }
@@ -229,7 +229,7 @@ fn debug_map(
         {
             out.push(Finding::new(
                 rules::get("macho-oso-mtime"),
-                loc.at("N_OSO", Some(e as u64 + 8)),
+                loc.field_at("N_OSO", Some(e as u64 + 8)),
                 format!("{text}: mtime {t} ({})", iso_time(t as i64)),
             ));
         }
