@@ -28,6 +28,7 @@ pub fn scan(
         source_date_epoch: Some(sde),
         limits: Default::default(),
         build_roots,
+        ..ScanOptions::default()
     };
     let mut findings = Vec::new();
     for (rel, h) in outputs {

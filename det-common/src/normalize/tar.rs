@@ -4,8 +4,8 @@
 //! device numbers are kept. Hard links point at whichever of their names now comes first.
 
 use super::{Ctx, Step, run_nested, sort_key};
-use crate::artifact::Bytes;
 use crate::artifact::tar::{TarEntry, TarWalk, pax_records};
+use crate::artifact::{Bytes, MetaKey};
 use std::collections::HashMap;
 
 const BLOCK: usize = 512;
@@ -178,7 +178,7 @@ pub(crate) fn normalize(data: &Bytes, cx: &Ctx) -> Result<Step, String> {
     for (i, e) in list.iter().enumerate() {
         match d[e.header + 156] {
             b'1' => {
-                let target = match e.meta.get("link") {
+                let target = match e.meta.get(&MetaKey::named("link")) {
                     Some(crate::artifact::Meta::Text(t)) => t.as_str(),
                     _ => "",
                 };
@@ -214,7 +214,7 @@ pub(crate) fn normalize(data: &Bytes, cx: &Ctx) -> Result<Step, String> {
                 }
             }
             None => {
-                let link = match e.meta.get("link") {
+                let link = match e.meta.get(&MetaKey::named("link")) {
                     Some(crate::artifact::Meta::Text(t)) => t.as_bytes().to_vec(),
                     _ => Vec::new(),
                 };
@@ -252,7 +252,7 @@ pub(crate) fn normalize(data: &Bytes, cx: &Ctx) -> Result<Step, String> {
             name,
             mode,
             size: content_ref.len() as u64,
-            mtime: cx.opts.time(match e.meta.get("mtime") {
+            mtime: cx.opts.time(match e.meta.get(&MetaKey::Mtime) {
                 Some(crate::artifact::Meta::Int(t)) => *t,
                 _ => 0,
             }),
