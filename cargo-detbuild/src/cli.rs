@@ -46,6 +46,20 @@ pub enum Command {
     /// machine that made them (zip, jar, wheel, tar, gzip, ar, pyc), content unchanged.
     #[command(after_help = crate::normalize::AFTER_HELP)]
     Normalize(crate::normalize::NormalizeArgs),
+    /// Run any build command (make, cmake, meson, python -m build, a script) in det's
+    /// environment: canonical root, shim, det's C compiler wrapper; a manifest of its outputs
+    #[command(after_help = crate::exec::AFTER_HELP)]
+    Exec(crate::exec::ExecArgs),
+    /// Run the C compiler with det's flags (file-prefix maps, a random seed from the
+    /// output's path, a content build id): what CC points at in det's builds
+    #[command(after_help = crate::cc::WRAPPER_HELP)]
+    Cc(crate::cc::WrapperArgs),
+    /// Run the C++ compiler with det's flags: what CXX points at in det's builds
+    #[command(name = "c++", after_help = crate::cc::WRAPPER_HELP)]
+    Cxx(crate::cc::WrapperArgs),
+    /// Run ar deterministically (`D`, never `U`): what AR points at in det's builds
+    #[command(after_help = crate::cc::WRAPPER_HELP)]
+    Ar(crate::cc::WrapperArgs),
     /// Internal: enter the canonical root described by DET_SANDBOX_SPEC and exec PROGRAM.
     #[command(name = "__sandbox-exec", hide = true)]
     SandboxExec {

@@ -3,8 +3,10 @@
 //! subcommands sit beside it (`shim-path`, `normalize`, and hidden internal ones).
 
 mod cargo_build;
+mod cc;
 mod cli;
 mod closing_scan;
+mod exec;
 mod normalize;
 mod provenance;
 mod shim;
@@ -21,6 +23,14 @@ use std::process::ExitCode;
 use cli::{Cargo, Command, DetBuild};
 
 fn main() -> ExitCode {
+    // Called as cc/c++/ar through a link: the wrapper, with its settings from the environment.
+    let mut argv = std::env::args_os();
+    if let Some(tool) = argv.next().as_deref().and_then(cc::Tool::from_argv0) {
+        let args: Vec<_> = argv.collect();
+        let Err(e) = cc::exec(tool, &args, &cc::WrapConfig::from_env());
+        eprintln!("error: det-build {tool:?} wrapper: {e:#}");
+        return ExitCode::from(2);
+    }
     let Cargo::DetBuild(cli) = match Cargo::try_parse_from(
         det_common::cargo_cli::cargo_subcommand_args("det-build", std::env::args_os()),
     ) {
@@ -42,6 +52,10 @@ fn run(cli: DetBuild) -> ExitCode {
     let result = match cli.command {
         Some(Command::ShimPath) => shim_path().map(|()| ExitCode::SUCCESS),
         Some(Command::Normalize(args)) => normalize::run(args),
+        Some(Command::Exec(a)) => exec::run(a, &status),
+        Some(Command::Cc(w)) => cc::wrap(cc::Tool::Cc, w),
+        Some(Command::Cxx(w)) => cc::wrap(cc::Tool::Cxx, w),
+        Some(Command::Ar(w)) => cc::wrap(cc::Tool::Ar, w),
         Some(Command::SandboxExec { program, args }) => {
             let code = det_common::build::sandbox_exec_main(&program, &args);
             return ExitCode::from(code as u8);

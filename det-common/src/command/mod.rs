@@ -8,6 +8,7 @@
 //! the output of `cargo build -v`, `make V=1`, ninja, cmake, libtool or `sh -x`.
 //! Every finding carries, in its `fix`, the exact flags to add to that command.
 
+pub mod inject;
 mod log;
 mod shell;
 
