@@ -259,6 +259,7 @@ pub fn run(args: &BuildArgs, status: &Status) -> Result<Outcome> {
         writable_source: args.writable_source,
         shim,
         user_rustflags,
+        verbose: args.verbose > 0,
     });
     if args.writable_source {
         status.warn("--writable-source: the build may change the source tree");

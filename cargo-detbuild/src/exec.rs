@@ -158,6 +158,7 @@ pub(crate) fn run(args: ExecArgs, status: &Status) -> Result<ExitCode> {
         writable_source: true,
         shim,
         user_rustflags: Vec::new(),
+        verbose: false,
     });
     // The root the wrapper maps away (as the build sees it).
     let root_seen = plan

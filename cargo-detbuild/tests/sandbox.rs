@@ -20,6 +20,7 @@ touch /det/home/h && echo home-writable
 echo "uid=$(id -u)"
 echo "interfaces=$(tail -n +3 /proc/net/dev | wc -l)"
 test -d /usr/bin && echo host-usr
+test -f "$HOST_FILE" && echo host-tmp-visible
 "#;
 
 fn dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {
@@ -53,6 +54,8 @@ fn spec(src: &Path, target: &Path, network: bool) -> Spec {
         network,
         cwd: "/det/src".into(),
         exec_env: Default::default(),
+        finally: Vec::new(),
+        finally_shown: false,
     }
 }
 
@@ -61,7 +64,9 @@ fn run(prefix: &[&str], spec: &Spec) -> std::process::Output {
     cmd.args(prefix.iter().skip(1))
         .arg(support::det_build())
         .args(["det-build", "__sandbox-exec", "sh", "-c", SCRIPT])
-        .env(det_common::sandbox::SPEC_VAR, spec.to_json());
+        .env(det_common::sandbox::SPEC_VAR, spec.to_json())
+        // The host's /tmp must be the host's inside (not the new root's own tmpfs).
+        .env("HOST_FILE", spec.binds[0].source.join("hello.txt"));
     cmd.output().unwrap()
 }
 
@@ -79,6 +84,7 @@ fn check(out: &std::process::Output, uid: &str, network: bool) {
         "target-writable",
         "home-writable",
         "host-usr",
+        "host-tmp-visible",
         &format!("uid={uid}"),
     ] {
         assert!(s.lines().any(|l| l == want), "missing {want:?} in:\n{s}");
@@ -156,4 +162,27 @@ fn canonical_root_as_an_unprivileged_user() {
         check(&out, "65534", network);
     }
     assert!(!src.join("new").exists());
+}
+
+#[test]
+fn a_root_that_fails_half_way_names_the_step_and_leaves_nothing() {
+    let (_tmp, src, target) = dirs();
+    let mut spec = spec(&src, &target, true);
+    let missing = target.join("no-such-dir");
+    spec.binds.push(Bind {
+        source: missing.clone(),
+        dest: "/det/missing".into(),
+        writable: false,
+    });
+    let out = run(&[], &spec);
+    assert_eq!(
+        out.status.code(),
+        Some(det_common::build::SANDBOX_SETUP_FAILED),
+        "{out:?}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert!(out.stdout.is_empty(), "the command never ran");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(" /det"), "{mounts}");
 }

@@ -209,6 +209,8 @@ pub struct PlanOptions<'a> {
     pub shim: Option<PathBuf>,
     /// The rustc flags cargo would have used without det.
     pub user_rustflags: Vec<String>,
+    /// `-v`: show what det runs around the build (a compiler cache's statistics).
+    pub verbose: bool,
 }
 
 /// Variables a build passes through besides [`crate::env::PASSTHROUGH`]: compiler
@@ -287,6 +289,7 @@ impl BuildPlan {
         }
         let mut binds = Vec::new();
         let mut exec_env = BTreeMap::new();
+        let mut finally = Vec::new();
         let sandbox = if canonical {
             let mut dirs = vec![PathBuf::from(sandbox::HOME)];
             binds.push(Bind {
@@ -322,23 +325,40 @@ impl BuildPlan {
                     format!("{}/libdetshim.so", sandbox::LIB),
                 );
             }
+            // HOME is /det/home everywhere; it shows the user's home directory, so tools
+            // that find themselves through HOME (rustup and pyenv shims, sccache's cache,
+            // git's configuration) keep working while no build sees the host's path.
+            if let Some(home) = env("HOME")
+                .map(PathBuf::from)
+                .filter(|h| h.is_absolute() && h.is_dir())
+            {
+                binds.push(Bind {
+                    source: home,
+                    dest: PathBuf::from(sandbox::HOME),
+                    writable: true,
+                });
+            }
             dirs.sort();
+            vars.set("HOME", sandbox::HOME);
             vars.set("CARGO_HOME", sandbox::CARGO_HOME);
             vars.set("CARGO_TARGET_DIR", sandbox::TARGET);
+            vars.remove("CARGO_BUILD_TARGET_DIR");
             if layout.sysroot.is_some() {
-                vars.set("HOME", sandbox::HOME);
                 vars.set("RUSTC", format!("{}/bin/rustc", sandbox::TOOLCHAIN));
                 let path = env("PATH").unwrap_or_default();
                 let mut p = OsString::from(format!("{}/bin:", sandbox::TOOLCHAIN));
                 p.push(path);
                 vars.set("PATH", p);
-                // A wrapper's cache must outlive the build: keep sccache's default
-                // directory on the host rather than under the build's HOME.
-                if env("SCCACHE_DIR").is_none()
-                    && let Some(d) = default_sccache_dir(env)
-                {
-                    vars.set("SCCACHE_DIR", d);
-                }
+            }
+            // sccache runs the compiler in its server: the server must see this root, so
+            // it is started in it (on a port of its own) and stopped when the build ends.
+            let wrapper = env("RUSTC_WRAPPER").or_else(|| env("CARGO_BUILD_RUSTC_WRAPPER"));
+            if let Some(w) =
+                wrapper.filter(|w| Path::new(w).file_stem().is_some_and(|s| s == "sccache"))
+                && let Some(port) = free_port()
+            {
+                vars.set("SCCACHE_SERVER_PORT", port.to_string());
+                finally.push(vec![w.clone(), OsString::from("--stop-server")]);
             }
             Some(Spec {
                 binds,
@@ -348,6 +368,8 @@ impl BuildPlan {
                     .to_canonical(&layout.workspace)
                     .unwrap_or_else(|| PathBuf::from(sandbox::SRC)),
                 exec_env,
+                finally,
+                finally_shown: opts.verbose,
             })
         } else {
             if let Some(shim) = &opts.shim {
@@ -413,11 +435,10 @@ impl BuildPlan {
 /// The hidden verb of a binary that hosts [`sandbox_exec_main`].
 pub const SANDBOX_EXEC_VERB: &str = "__sandbox-exec";
 
-fn default_sccache_dir(env: &dyn Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
-    if let Some(x) = env("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(x).join("sccache"));
-    }
-    env("HOME").map(|h| PathBuf::from(h).join(".cache/sccache"))
+/// A TCP port on localhost that is free now (the kernel's choice).
+fn free_port() -> Option<u16> {
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).ok()?;
+    l.local_addr().ok().map(|a| a.port())
 }
 
 /// The body of the hidden `__sandbox-exec PROGRAM ARGS...` verb: read the spec from
@@ -429,12 +450,55 @@ pub fn sandbox_exec_main(program: &OsStr, args: &[OsString]) -> i32 {
             .map_err(|_| Error::Other(format!("{} is not set (internal)", sandbox::SPEC_VAR)))?;
         let spec = Spec::from_json(&spec)?;
         sandbox::enter(&spec)?;
+        use std::os::fd::AsFd;
         use std::os::unix::process::CommandExt;
         let mut cmd = Command::new(program);
         cmd.args(args)
             .env_remove(sandbox::SPEC_VAR)
             .envs(&spec.exec_env);
-        Ok(cmd.exec())
+        if spec.finally.is_empty() {
+            return Ok(cmd.exec());
+        }
+        // Commands to run after the program, in the same root: the helper stays as its
+        // parent (ignoring Ctrl-C, which the program receives and acts on).
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => return Ok(e),
+        };
+        // SAFETY: setting SIGINT/SIGQUIT to be ignored in this single-threaded helper.
+        unsafe {
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+        }
+        let status = child.wait();
+        for f in &spec.finally {
+            if let Some((p, a)) = f.split_first() {
+                let shown = || {
+                    if spec.finally_shown {
+                        std::io::stderr()
+                            .as_fd()
+                            .try_clone_to_owned()
+                            .map(std::process::Stdio::from)
+                            .unwrap_or_else(|_| std::process::Stdio::null())
+                    } else {
+                        std::process::Stdio::null()
+                    }
+                };
+                let _ = Command::new(p)
+                    .args(a)
+                    .env_remove(sandbox::SPEC_VAR)
+                    .stdin(std::process::Stdio::null())
+                    .stdout(shown())
+                    .stderr(shown())
+                    .status();
+            }
+        }
+        use std::os::unix::process::ExitStatusExt;
+        let code = match status {
+            Ok(s) => s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)),
+            Err(_) => SANDBOX_SETUP_FAILED,
+        };
+        std::process::exit(code);
     };
     match run() {
         Ok(exec_error) => eprintln!(

@@ -285,6 +285,11 @@ impl BuildEnv {
         self.vars.insert(name.into(), value.into());
     }
 
+    /// Drop a variable.
+    pub fn remove(&mut self, name: &str) {
+        self.vars.remove(name);
+    }
+
     /// Make `cmd` run in exactly this environment (the inherited one is cleared) with
     /// umask [`UMASK`].
     pub fn apply(&self, cmd: &mut Command) {

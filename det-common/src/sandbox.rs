@@ -67,6 +67,13 @@ pub struct Spec {
     /// (LD_PRELOAD of a library that exists only inside it).
     #[serde(default)]
     pub exec_env: std::collections::BTreeMap<String, String>,
+    /// Commands run in the root after the program ends, whatever its status (stopping a
+    /// compiler cache's server that was started inside).
+    #[serde(default)]
+    pub finally: Vec<Vec<std::ffi::OsString>>,
+    /// Show what the `finally` commands print (on stderr) instead of discarding it.
+    #[serde(default)]
+    pub finally_shown: bool,
 }
 
 impl Spec {
@@ -241,11 +248,13 @@ fn kept_flags(path: &Path) -> std::io::Result<libc::c_ulong> {
 /// change into `spec.cwd`. Call it only in a fresh single-threaded process that will
 /// `exec` next; on error the process must exit (its half-made namespace dies with it,
 /// the host's is never touched).
+///
+/// The order is bubblewrap's: the tmpfs is mounted and made the root first (the old root
+/// moves to `/.oldroot`), and only then are the host's directories bound from there — a
+/// recursive bind made before the switch would copy the new root's own mount along.
 pub fn enter(spec: &Spec) -> Result<()> {
     // SAFETY: getuid/getgid have no preconditions.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    let host_tmp = Path::new("/tmp");
-
     let attempts: &[bool] = if uid == 0 { &[false, true] } else { &[true] };
     let mut user = false;
     let mut last = None;
@@ -280,61 +289,46 @@ pub fn enter(spec: &Spec) -> Result<()> {
         None,
     )
     .map_err(step(|| "making / private (mount --make-rprivate /)".into()))?;
-    // Every source is opened (O_PATH) before the tmpfs covers anything — a workspace
-    // under /tmp must stay reachable after the tmpfs is mounted on /tmp — and after the
-    // unshare: a bind mount's source must be in the caller's mount namespace.
-    let mut sources = Vec::with_capacity(spec.binds.len() + 1);
-    for b in spec
-        .binds
-        .iter()
-        .map(|b| &b.source)
-        .chain([&host_tmp.to_path_buf()])
-    {
-        let c = cstr(b)?;
-        // SAFETY: opening a path with a valid C string.
-        let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
-        if fd < 0 {
-            return Err(Error::io(b, errno()));
-        }
-        sources.push(fd);
-    }
-    let fd_path = |i: usize| PathBuf::from(format!("/proc/self/fd/{}", sources[i]));
-    let new_root = host_tmp;
+    // The new root: a tmpfs (on /tmp, which it covers only until the switch).
+    let base = Path::new("/tmp");
     mount(
         Some(Path::new("tmpfs")),
-        new_root,
+        base,
         Some("tmpfs"),
         libc::MS_NOSUID | libc::MS_NODEV,
         Some("mode=0755"),
     )
     .map_err(step(|| "mounting a tmpfs for the new root".into()))?;
-    let inside = |p: &Path| new_root.join(p.strip_prefix("/").unwrap_or(p));
+    let old_in_base = base.join(".oldroot");
+    std::fs::create_dir(&old_in_base).map_err(|e| Error::io(&old_in_base, e))?;
+    let (nr, or) = (cstr(base)?, cstr(&old_in_base)?);
+    // SAFETY: pivot_root with two valid paths; the new root is a mount point.
+    check(unsafe { libc::syscall(libc::SYS_pivot_root, nr.as_ptr(), or.as_ptr()) as libc::c_int })
+        .map_err(step(|| "pivot_root".into()))?;
+    std::env::set_current_dir("/").map_err(step(|| "chdir /".into()))?;
+    let old = Path::new("/.oldroot");
+    let host = |p: &Path| old.join(p.strip_prefix("/").unwrap_or(p));
 
     // The host's top-level entries: directories bound (recursively, as they are),
     // symlinks (merged /usr: /bin -> usr/bin) recreated. /det is ours.
-    let mut entries: Vec<_> = std::fs::read_dir("/")
-        .map_err(step(|| "listing /".into()))?
+    let mut entries: Vec<_> = std::fs::read_dir(old)
+        .map_err(step(|| "listing the host's /".into()))?
         .filter_map(|e| e.ok())
         .collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e.file_name();
-        if name == OsStr::new("det") {
+        if name == OsStr::new("det") || name == OsStr::new(".oldroot") {
             continue;
         }
-        let host = Path::new("/").join(&name);
-        let dest = new_root.join(&name);
+        let source = old.join(&name);
+        let dest = Path::new("/").join(&name);
         let Ok(ft) = e.file_type() else { continue };
         if ft.is_symlink() {
-            let target = std::fs::read_link(&host).map_err(|e| Error::io(&host, e))?;
+            let target = std::fs::read_link(&source).map_err(|e| Error::io(&source, e))?;
             std::os::unix::fs::symlink(&target, &dest).map_err(|e| Error::io(&dest, e))?;
             continue;
         }
-        let source = if name == OsStr::new("tmp") {
-            fd_path(spec.binds.len())
-        } else {
-            host.clone()
-        };
         if ft.is_dir() {
             std::fs::create_dir(&dest).map_err(|e| Error::io(&dest, e))?;
         } else {
@@ -351,31 +345,31 @@ pub fn enter(spec: &Spec) -> Result<()> {
             if err.raw_os_error() == Some(libc::EACCES) || err.raw_os_error() == Some(libc::EPERM) {
                 continue;
             }
-            return Err(step(|| format!("binding {}", host.display()))(err));
+            return Err(step(|| format!("binding /{}", name.to_string_lossy()))(err));
         }
     }
     for d in &spec.dirs {
-        let dest = inside(d);
-        std::fs::create_dir_all(&dest).map_err(|e| Error::io(d, e))?;
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
     }
-    for (i, b) in spec.binds.iter().enumerate() {
-        let dest = inside(&b.dest);
+    for b in &spec.binds {
+        let source = host(&b.source);
+        let dest = &b.dest;
         if b.dest.starts_with(ROOT) || b.dest.starts_with("/.cargo") {
-            let parent = dest.parent().unwrap_or(new_root);
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(&b.dest, e))?;
-            // By its descriptor: the path may be under the tmpfs now.
-            let is_dir = std::fs::metadata(fd_path(i))
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(dest, e))?;
+            }
+            let is_dir = std::fs::metadata(&source)
                 .map_err(|e| Error::io(&b.source, e))?
                 .is_dir();
             if is_dir {
-                std::fs::create_dir_all(&dest).map_err(|e| Error::io(&b.dest, e))?;
+                std::fs::create_dir_all(dest).map_err(|e| Error::io(dest, e))?;
             } else if !dest.exists() {
-                std::fs::write(&dest, b"").map_err(|e| Error::io(&b.dest, e))?;
+                std::fs::write(dest, b"").map_err(|e| Error::io(dest, e))?;
             }
         }
         mount(
-            Some(&fd_path(i)),
-            &dest,
+            Some(&source),
+            dest,
             None,
             libc::MS_BIND | libc::MS_REC,
             None,
@@ -385,10 +379,10 @@ pub fn enter(spec: &Spec) -> Result<()> {
         }))?;
         if !b.writable {
             let keep =
-                kept_flags(&dest).map_err(step(|| format!("statvfs {}", b.dest.display())))?;
+                kept_flags(dest).map_err(step(|| format!("statvfs {}", b.dest.display())))?;
             mount(
                 None,
-                &dest,
+                dest,
                 None,
                 libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | keep,
                 None,
@@ -396,24 +390,11 @@ pub fn enter(spec: &Spec) -> Result<()> {
             .map_err(step(|| format!("making {} read-only", b.dest.display())))?;
         }
     }
-    for fd in sources {
-        // SAFETY: closing descriptors we opened.
-        unsafe { libc::close(fd) };
-    }
-
-    // Switch roots: the tmpfs becomes /, the old root is detached.
-    let old = new_root.join(".oldroot");
-    std::fs::create_dir(&old).map_err(|e| Error::io(&old, e))?;
-    let (nr, or) = (cstr(new_root)?, cstr(&old)?);
-    // SAFETY: pivot_root with two valid paths; the new root is a mount point.
-    check(unsafe { libc::syscall(libc::SYS_pivot_root, nr.as_ptr(), or.as_ptr()) as libc::c_int })
-        .map_err(step(|| "pivot_root".into()))?;
-    std::env::set_current_dir("/").map_err(step(|| "chdir /".into()))?;
-    let old_in = CString::new("/.oldroot").expect("no NUL");
-    // SAFETY: detaching the old root (now at /.oldroot) by a valid path.
-    check(unsafe { libc::umount2(old_in.as_ptr(), libc::MNT_DETACH) })
+    let old_c = cstr(old)?;
+    // SAFETY: detaching the old root by a valid path.
+    check(unsafe { libc::umount2(old_c.as_ptr(), libc::MNT_DETACH) })
         .map_err(step(|| "detaching the old root".into()))?;
-    let _ = std::fs::remove_dir("/.oldroot");
+    let _ = std::fs::remove_dir(old);
     std::env::set_current_dir(&spec.cwd)
         .map_err(step(|| format!("chdir {}", spec.cwd.display())))?;
     Ok(())

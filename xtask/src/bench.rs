@@ -86,6 +86,8 @@ pub fn run(ws: &Path) -> Result<()> {
 
     println!("\n== the shim's overhead ==");
     super::bench_shim::run(ws)?;
+
+    super::bench_build::run(ws)?;
     Ok(())
 }
 

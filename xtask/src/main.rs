@@ -1,6 +1,7 @@
 //! `cargo xtask <job>`: project automation in Rust (test, demo, bench, docs).
 
 mod bench;
+mod bench_build;
 mod bench_hash;
 mod bench_shim;
 mod demo;
@@ -20,7 +21,9 @@ jobs:
            cargo test --workspace with DET_REQUIRE_ZIG=1
   demo     build testdata fixtures the ordinary way and with det's flags, and show what
            det-scan finds in each, with the fix
-  bench    measure det-scan's throughput beside BLAKE3 hashing, and the shim's overhead
+  bench    measure det-scan's throughput beside BLAKE3 hashing, the shim's overhead, and
+           cargo det-build beside cargo build (wall time from scratch; sccache hits across
+           two checkouts); `bench build` runs only the last part
   docs     regenerate docs/rules.md from the rules table
 ";
 
@@ -37,6 +40,7 @@ fn run() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") => test(&ws, &args[1..]),
         Some("demo") => demo::run(&ws),
+        Some("bench") if args.get(1).map(String::as_str) == Some("build") => bench_build::run(&ws),
         Some("bench") => bench::run(&ws),
         Some("docs") => docs::run(&ws),
         Some("hash-tree") if args.len() == 2 => bench::hash_tree(Path::new(&args[1])),
