@@ -562,8 +562,7 @@ fn run_cargo(
     drop(cmd);
     let mut child =
         spawned.with_context(|| format!("starting {}", Path::new(&program).display()))?;
-    // After the spawn: an ignored signal is inherited through exec.
-    let _guard = crate::signals::IgnoreInterrupts::new();
+    let _forward = crate::signals::ForwardSignals::new(child.id());
     let stdout = child.stdout.take().expect("piped stdout");
     let wants_json = args.wants_json();
     let mut files: Vec<PathBuf> = Vec::new();
@@ -620,7 +619,10 @@ fn run_cargo(
     }
     if !st.success() {
         if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&st) {
-            bail!("cargo was stopped by signal {sig}; no manifest was written");
+            status.error(&format!(
+                "cargo was stopped by signal {sig}; no manifest was written"
+            ));
+            return Err(Reported.into());
         }
         explain_failure(&explained, plan, args, status);
         return Err(Reported.into());

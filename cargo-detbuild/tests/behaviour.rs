@@ -363,3 +363,45 @@ fn bad_input_is_named_and_nothing_is_written() {
     assert!(err.contains("error[E0308]: mismatched types"), "{err}");
     assert!(!m.file("target/det/manifest.json").exists());
 }
+
+#[test]
+fn an_interrupt_stops_cargo_and_leaves_no_manifest_nor_mounts() {
+    let m = Machine::new("rust-cc-sys", 1, "UTC", "C.UTF-8");
+    let mut cmd = Command::new(det_build());
+    cmd.args(["det-build", "--release", "--examples"])
+        .current_dir(&m.cwd)
+        .env("CARGO_HOME", &m.cargo_home)
+        .env("CARGO_NET_OFFLINE", "true")
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // Once cargo is compiling (the first crates take seconds in release mode).
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    // SAFETY: sending SIGINT to the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let start = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(30),
+        "det-build took {:?} to stop",
+        start.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no manifest was written"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!m.file("target/det/manifest.json").exists());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(" /det"), "{mounts}");
+    // No process is left in the namespace: nothing holds the checkout.
+    let procs = Command::new("pgrep")
+        .args(["-f", &m.cwd.display().to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        procs.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&procs.stdout)
+    );
+}
