@@ -1,14 +1,19 @@
 //! cargo-det-verify: prove that builds are reproducible. `compare` checks build manifests
-//! written on several machines against each other, output by output.
+//! written on several machines against each other, output by output; `diff` compares two
+//! builds structurally and names the cause of every difference.
 
 mod cli;
 mod compare;
+mod diff;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli::Command::Compare(args) = cli::parse().command;
-    match compare::run(&args) {
+    let result = match cli::parse().command {
+        cli::Command::Compare(args) => compare::run(&args),
+        cli::Command::Diff(args) => diff::run(&args),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             if is_broken_pipe(&e) {

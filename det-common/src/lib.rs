@@ -10,6 +10,7 @@ pub mod cargo_cli;
 pub mod cargo_config;
 pub mod command;
 pub mod detect;
+pub mod diff;
 pub mod env;
 pub mod error;
 pub mod finding;

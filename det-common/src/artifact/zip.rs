@@ -170,6 +170,14 @@ pub(crate) fn entry_meta(
     let name = String::from_utf8_lossy(e.name_raw()).into_owned();
     let mut meta = BTreeMap::new();
     meta.insert(MetaKey::Index, Meta::Int(i as i64));
+    // What identifies the content without decompressing it (det-verify's diff compares
+    // these first).
+    meta.insert(MetaKey::Size, Meta::Int(e.size() as i64));
+    meta.insert(MetaKey::named("crc32"), Meta::Int(i64::from(e.crc32())));
+    meta.insert(
+        MetaKey::named("compressed-size"),
+        Meta::Int(e.compressed_size() as i64),
+    );
     meta.insert(
         MetaKey::named("compression"),
         Meta::Text(e.compression().to_string().to_lowercase()),
@@ -332,6 +340,31 @@ impl Iterator for ZipMembers<'_> {
             },
         )
     }
+}
+
+/// The entries of a zip without their content: name and metadata from the central
+/// directory (with `crc32` and `size`, so that equal content is recognised unopened).
+pub(crate) fn listing(data: &Bytes, limits: &Limits) -> Result<Vec<Node>, String> {
+    let archive = open(data)?;
+    let n = archive.len();
+    if n > limits.max_members {
+        return Err(format!(
+            "{n} entries, more than the limit of {}",
+            limits.max_members
+        ));
+    }
+    (0..n)
+        .map(|i| {
+            let (name, meta) = entry_meta(&archive, data, i)?;
+            Ok(Node {
+                name,
+                kind: NodeKind::Member,
+                format: Format::Other,
+                meta,
+                data: Bytes::from_vec(Vec::new()),
+            })
+        })
+        .collect()
 }
 
 pub(crate) fn children<'a>(

@@ -5,6 +5,9 @@
 mod archive;
 mod object;
 
+pub(crate) use archive::utc;
+pub(crate) use object::section_data;
+
 pub mod patterns;
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ mod elf;
 mod macho;
 mod pe;
 
+pub(crate) use elf::section_data;
+
 use super::{ScanOptions, patterns};
 use crate::artifact::{Format, Node};
 use crate::finding::{Finding, Location};

@@ -331,3 +331,9 @@ pub fn color_wanted_with(
         && set("CLICOLOR").is_none_or(|v| v != "0")
         && set("TERM").is_none_or(|v| v != "dumb")
 }
+
+/// `value` as det's pretty, terminal-safe JSON (keys in struct-field order, trailing
+/// newline): what every JSON document det writes goes through.
+pub(crate) fn json_value<T: serde::Serialize>(value: &T) -> String {
+    json::to_pretty_json(value, 4096)
+}

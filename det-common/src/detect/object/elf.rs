@@ -63,7 +63,7 @@ fn skip_section(name: &str, kind: SectionKind) -> bool {
 
 /// A section's content, decompressed within the limits when it is compressed
 /// (SHF_COMPRESSED or `.zdebug_*`).
-pub(super) fn section_data<'d>(
+pub(crate) fn section_data<'d>(
     section: &object::Section<'d, '_>,
     opts: &ScanOptions,
 ) -> Result<Cow<'d, [u8]>, String> {

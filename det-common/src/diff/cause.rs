@@ -1,0 +1,303 @@
+//! Naming the cause of a difference with det-scan's detectors, and grouping root
+//! differences into root causes.
+//!
+//! The differing bytes of both sides, widened to the string or line around them, go through
+//! the pattern detectors (build paths, dates and times, UUIDs, host names); a metadata key
+//! goes through the member detectors of its container format (an ar member's mtime, a tar
+//! member's owner). The most severe finding names the cause, with its rule's fix.
+
+use super::{Cause, DiffKind, Difference, RootCause};
+use crate::artifact::{Format, MetaKey};
+use crate::detect::{ScanOptions, patterns};
+use crate::finding::{Finding, Location};
+use crate::rules;
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+/// How far the window around a range reaches back and forth (a path starts before the
+/// byte that differs).
+const REACH: usize = 256;
+
+pub(crate) fn of_rule(rule: &str, evidence: String) -> Cause {
+    let r = rules::get(rule);
+    Cause {
+        rule: r.id,
+        message: r.message,
+        fix: r.fix.to_owned(),
+        evidence,
+    }
+}
+
+fn of_finding(f: &Finding) -> Cause {
+    Cause {
+        rule: f.rule.id,
+        message: f.rule.message,
+        fix: f.fix_text().to_owned(),
+        evidence: f.evidence.clone(),
+    }
+}
+
+/// Members in a different order in a container det has no order rule for (ar).
+pub(crate) fn file_order(a: &str, b: &str) -> Cause {
+    Cause {
+        rule: "member-order",
+        message: "the container lists its members in the order the file system returned them",
+        fix: "sort the inputs before archiving them (e.g. `ar rcsD lib.a $(ls *.o | sort)`, or build with cargo det-build, which sorts directory listings)".into(),
+        evidence: format!("`{a}` vs `{b}`"),
+    }
+}
+
+/// The window of `d` around `r`: from the start of the string (or line) holding `r.start`,
+/// at most [`REACH`] bytes back, to the end of the one holding `r.end`.
+fn window(d: &[u8], r: &Range<usize>) -> Range<usize> {
+    let lo_limit = r.start.saturating_sub(REACH);
+    let mut lo = r.start.min(d.len());
+    while lo > lo_limit && !matches!(d[lo - 1], 0 | b'\n') {
+        lo -= 1;
+    }
+    let hi_limit = (r.end + REACH).min(d.len());
+    let mut hi = r.end.min(d.len());
+    while hi < hi_limit && !matches!(d[hi], 0 | b'\n') {
+        hi += 1;
+    }
+    lo..hi
+}
+
+/// The findings of the pattern detectors in the window around `r` that touch `r`.
+fn findings_at(d: &[u8], r: &Range<usize>, opts: &ScanOptions) -> Vec<Finding> {
+    let w = window(d, r);
+    let mut out = Vec::new();
+    patterns::detect(&d[w.clone()], &Location::file(""), opts, &mut out);
+    out.retain(|f| {
+        let Some(off) = f.location.offset else {
+            return false;
+        };
+        let start = w.start + off as usize;
+        let end = start + f.evidence.len().max(1);
+        f.rule.id != "parse-error" && start < r.end.max(r.start + 1) && end > r.start
+    });
+    out
+}
+
+/// The cause of a difference between `a[ra]` and `b[rb]`: the most severe finding on
+/// either side, or for same-sized small ranges holding plausible Unix times, a time stamp.
+pub(crate) fn classify(
+    a: &[u8],
+    ra: Range<usize>,
+    b: &[u8],
+    rb: Range<usize>,
+    opts: &ScanOptions,
+) -> Option<Cause> {
+    let mut fs = findings_at(a, &ra, opts);
+    fs.extend(findings_at(b, &rb, opts));
+    if let Some(f) = fs.iter().max_by(|x, y| {
+        x.severity()
+            .cmp(&y.severity())
+            .then_with(|| y.rule.id.cmp(x.rule.id))
+    }) {
+        return Some(of_finding(f));
+    }
+    binary_time(&a[ra], &b[rb])
+}
+
+/// Two 4- or 8-byte little-endian values that are both times between 2000 and 2100.
+fn binary_time(a: &[u8], b: &[u8]) -> Option<Cause> {
+    if a.len() != b.len() || a.is_empty() || a.len() > 8 {
+        return None;
+    }
+    const LO: u64 = 946_684_800;
+    const HI: u64 = 4_102_444_800;
+    let val = |d: &[u8]| {
+        let mut x = [0u8; 8];
+        x[..d.len()].copy_from_slice(d);
+        u64::from_le_bytes(x)
+    };
+    // The differing bytes are the low bytes of a wider field; judge the whole 32-bit word
+    // around them only when they alone are a time.
+    let (ta, tb) = (val(a), val(b));
+    ((LO..HI).contains(&ta) && (LO..HI).contains(&tb)).then(|| {
+        of_rule(
+            "embedded-date",
+            format!(
+                "binary time {ta} ({}) vs {tb} ({})",
+                crate::detect::utc(ta as i64),
+                crate::detect::utc(tb as i64)
+            ),
+        )
+    })
+}
+
+/// The cause of a differing metadata key of a member of a `parent` container: the member
+/// detectors' finding for it on either side, or the rule that judges that key.
+pub(crate) fn for_meta(
+    k: &MetaKey,
+    parent: Format,
+    scan_a: &[Finding],
+    scan_b: &[Finding],
+) -> Option<Cause> {
+    let rule = match (parent, k) {
+        (Format::Ar(_), MetaKey::Mtime) => "ar-member-mtime",
+        (Format::Ar(_), MetaKey::Uid | MetaKey::Gid) => "ar-member-owner",
+        (Format::Ar(_), MetaKey::Mode) => "ar-member-mode",
+        (Format::Zip, MetaKey::Mtime) => "zip-entry-mtime",
+        (Format::Zip, MetaKey::Mode) => "zip-external-attributes",
+        (Format::Zip, MetaKey::Other(s)) if s.starts_with("ut-") || s.starts_with("ntfs-") => {
+            "zip-extended-timestamp"
+        }
+        (Format::Zip, MetaKey::Other(s)) if s == "external-attributes" => "zip-external-attributes",
+        (Format::Tar, MetaKey::Mtime) => "tar-member-mtime",
+        (Format::Tar, MetaKey::Uid | MetaKey::Gid | MetaKey::Uname | MetaKey::Gname) => {
+            "tar-member-owner"
+        }
+        (Format::Tar, MetaKey::Other(s)) if s.starts_with("pax-") => "tar-pax-time",
+        (Format::Gzip, MetaKey::Mtime) => "gzip-mtime",
+        (Format::Gzip, MetaKey::Other(s)) if s == "fname" => "gzip-filename",
+        _ => return None,
+    };
+    let f = scan_a.iter().chain(scan_b).find(|f| f.rule.id == rule);
+    Some(match f {
+        Some(f) => of_finding(f),
+        None => of_rule(rule, format!("{k} differs")),
+    })
+}
+
+/// A short name for what a rule is about, for the summary line.
+fn what(rule: Option<&str>, kind: DiffKind) -> String {
+    let Some(rule) = rule else {
+        return match kind {
+            DiffKind::Added | DiffKind::Removed => "files or members added or removed".into(),
+            DiffKind::Format => "different formats".into(),
+            DiffKind::Error => "could not compare".into(),
+            _ => "content change (no known cause)".into(),
+        };
+    };
+    match rule {
+        "absolute-path" | "debug-comp-dir" | "debug-path" | "macho-oso-path" | "pe-pdb-path" => {
+            "build path".into()
+        }
+        "home-path" => "a home directory (user name)".into(),
+        "embedded-date" | "date-time-macro" | "pyc-timestamp" | "macho-oso-mtime" => {
+            "a timestamp".into()
+        }
+        "pe-timestamp" | "pe-directory-timestamp" | "gzip-mtime" => "a header time field".into(),
+        r if r.ends_with("-mtime") || r.ends_with("timestamp") || r == "tar-pax-time" => {
+            "member times".into()
+        }
+        r if r.ends_with("-owner") => "member owner (uid/gid, user)".into(),
+        r if r.ends_with("-mode") || r == "zip-external-attributes" => "member mode (umask)".into(),
+        r if r.ends_with("-order") => "reordering".into(),
+        "uuid-string" | "pe-pdb-guid" | "macho-uuid" | "elf-build-id-random" => "a UUID".into(),
+        "gzip-filename" => "a file name in a gzip header".into(),
+        other => other.to_owned(),
+    }
+}
+
+/// Group the root differences (no `derived_from`) by what caused them; set each
+/// difference's `root_cause`. Root causes are ordered by their first difference.
+pub(crate) fn group(diffs: &mut [Difference]) -> Vec<RootCause> {
+    let mut by: BTreeMap<String, usize> = BTreeMap::new();
+    let mut out: Vec<RootCause> = Vec::new();
+    for d in diffs.iter_mut() {
+        if d.derived_from.is_some() {
+            continue;
+        }
+        let rule = d.cause.as_ref().map(|c| c.rule);
+        let name = what(rule, d.kind);
+        let key = format!("{name}\0{}", rule.unwrap_or(""));
+        let idx = *by.entry(key).or_insert_with(|| {
+            out.push(RootCause {
+                what: name.clone(),
+                rule,
+                message: d.cause.as_ref().map(|c| c.message),
+                fix: d.cause.as_ref().map(|c| c.fix.clone()),
+                places: Vec::new(),
+                differences: Vec::new(),
+                derived: 0,
+            });
+            out.len() - 1
+        });
+        let place = place_of(d);
+        if !out[idx].places.contains(&place) {
+            out[idx].places.push(place);
+        }
+        out[idx].differences.push(d.id);
+        d.root_cause = Some(idx);
+    }
+    let roots_of: Vec<Option<usize>> = diffs.iter().map(|d| d.root_cause).collect();
+    for d in diffs.iter_mut() {
+        if let Some(r) = d.derived_from {
+            let rc = roots_of[r];
+            d.root_cause = rc;
+            if let Some(rc) = rc {
+                out[rc].derived += 1;
+            }
+        }
+    }
+    for rc in &mut out {
+        rc.places.sort();
+    }
+    out
+}
+
+/// Where a root difference is, in a word: its section; for member metadata, the member;
+/// for an order, the container; else the field or the member.
+fn place_of(d: &Difference) -> String {
+    let container = || {
+        d.container.last().cloned().unwrap_or_else(|| {
+            if d.path.is_empty() {
+                "file".into()
+            } else {
+                d.path.clone()
+            }
+        })
+    };
+    match (&d.section, &d.field) {
+        (Some(s), _) if s == "member order" => return container(),
+        (Some(s), _) => return s.clone(),
+        (None, Some(_)) if !d.container.is_empty() => return container(),
+        (None, Some(f)) => return f.clone(),
+        _ => {}
+    }
+    d.container.last().cloned().unwrap_or_else(|| {
+        if d.path.is_empty() {
+            "file".into()
+        } else {
+            d.path.clone()
+        }
+    })
+}
+
+/// "2 root causes (build path in .debug_str and .rodata; a timestamp in .rodata), 41
+/// derived differences".
+pub(crate) fn headline(roots: &[RootCause], derived: usize) -> String {
+    if roots.is_empty() {
+        return "identical".into();
+    }
+    let parts: Vec<String> = roots
+        .iter()
+        .map(|r| {
+            let mut places: Vec<&str> = r.places.iter().map(String::as_str).take(4).collect();
+            let more = r.places.len().saturating_sub(4);
+            let list = match places.len() {
+                1 => places[0].to_owned(),
+                _ => {
+                    let last = places.pop().unwrap_or_default();
+                    if more > 0 {
+                        format!("{}, {last} and {more} more", places.join(", "))
+                    } else {
+                        format!("{} and {last}", places.join(", "))
+                    }
+                }
+            };
+            format!("{} in {list}", r.what)
+        })
+        .collect();
+    format!(
+        "{} root cause{} ({}), {} derived difference{}",
+        roots.len(),
+        if roots.len() == 1 { "" } else { "s" },
+        parts.join("; "),
+        derived,
+        if derived == 1 { "" } else { "s" }
+    )
+}
