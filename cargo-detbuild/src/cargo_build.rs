@@ -158,7 +158,7 @@ fn pinned_rustc_id(project: &Project) -> Result<Option<(String, PathBuf)>> {
 }
 
 /// The channel of `rust-toolchain.toml` / `rust-toolchain` in the workspace, if any.
-fn toolchain_file_channel(ws: &Path) -> Option<(String, PathBuf)> {
+pub(crate) fn toolchain_file_channel(ws: &Path) -> Option<(String, PathBuf)> {
     for name in ["rust-toolchain.toml", "rust-toolchain"] {
         let p = ws.join(name);
         let Ok(text) = std::fs::read_to_string(&p) else {

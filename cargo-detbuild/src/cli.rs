@@ -46,6 +46,10 @@ pub enum Command {
     /// machine that made them (zip, jar, wheel, tar, gzip, ar, pyc), content unchanged.
     #[command(after_help = crate::normalize::AFTER_HELP)]
     Normalize(crate::normalize::NormalizeArgs),
+    /// Check this machine: toolchains and pins, namespaces, the shim, and C and Rust
+    /// programs built twice and compared
+    #[command(after_help = crate::doctor::AFTER_HELP)]
+    Doctor(crate::doctor::DoctorArgs),
     /// Run any build command (make, cmake, meson, python -m build, a script) in det's
     /// environment: canonical root, shim, det's C compiler wrapper; a manifest of its outputs
     #[command(after_help = crate::exec::AFTER_HELP)]

@@ -6,6 +6,7 @@ mod cargo_build;
 mod cc;
 mod cli;
 mod closing_scan;
+mod doctor;
 mod exec;
 mod normalize;
 mod provenance;
@@ -53,6 +54,7 @@ fn run(cli: DetBuild) -> ExitCode {
         Some(Command::ShimPath) => shim_path().map(|()| ExitCode::SUCCESS),
         Some(Command::Normalize(args)) => normalize::run(args),
         Some(Command::Exec(a)) => exec::run(a, &status),
+        Some(Command::Doctor(a)) => doctor::run(a),
         Some(Command::Cc(w)) => cc::wrap(cc::Tool::Cc, w),
         Some(Command::Cxx(w)) => cc::wrap(cc::Tool::Cxx, w),
         Some(Command::Ar(w)) => cc::wrap(cc::Tool::Ar, w),

@@ -88,6 +88,9 @@ pub fn run(ws: &Path) -> Result<()> {
     super::bench_shim::run(ws)?;
 
     super::bench_build::run(ws)?;
+
+    println!("\n== normalize beside strip-nondeterminism ==");
+    super::bench_normalize::run(ws)?;
     Ok(())
 }
 

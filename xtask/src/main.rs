@@ -3,6 +3,7 @@
 mod bench;
 mod bench_build;
 mod bench_hash;
+mod bench_normalize;
 mod bench_shim;
 mod demo;
 mod docs;
@@ -23,7 +24,8 @@ jobs:
            det-scan finds in each, with the fix
   bench    measure det-scan's throughput beside BLAKE3 hashing, the shim's overhead, and
            cargo det-build beside cargo build (wall time from scratch; sccache hits across
-           two checkouts); `bench build` runs only the last part
+           two checkouts), and normalize beside strip-nondeterminism; `bench build` and
+           `bench normalize` run only those parts
   docs     regenerate docs/rules.md from the rules table
 ";
 
@@ -41,6 +43,9 @@ fn run() -> Result<()> {
         Some("test") => test(&ws, &args[1..]),
         Some("demo") => demo::run(&ws),
         Some("bench") if args.get(1).map(String::as_str) == Some("build") => bench_build::run(&ws),
+        Some("bench") if args.get(1).map(String::as_str) == Some("normalize") => {
+            bench_normalize::run(&ws)
+        }
         Some("bench") => bench::run(&ws),
         Some("docs") => docs::run(&ws),
         Some("hash-tree") if args.len() == 2 => bench::hash_tree(Path::new(&args[1])),

@@ -7,7 +7,7 @@
 //! | gcc, clang, zig cc | compiling, preprocessing or linking | `-ffile-prefix-map=DIR=TO` for every mapped directory (the canonical root, the working directory), longest last (the last match wins) |
 //! | gcc | compiling | `-frandom-seed=<16 hex digits of BLAKE3 of the output's path relative to the root>` (names of anonymous namespaces, LTO symbols) |
 //! | gcc, clang, zig cc | linking an ELF | `-Wl,--build-id=sha1` (a build id from the content, not random) unless one is given |
-//! | zig cc | compiling or preprocessing with SOURCE_DATE_EPOCH set | `-Wno-error=date-time`: zig makes `__DATE__`/`__TIME__` an error, but its clang takes them from SOURCE_DATE_EPOCH |
+//! | zig cc | any non-probe command with SOURCE_DATE_EPOCH set | `-Wno-error=date-time`: zig makes `__DATE__`/`__TIME__` an error, but its clang takes them from SOURCE_DATE_EPOCH |
 //! | ar, gcc-ar, llvm-ar, zig ar | writing an archive | `D` added to the operation, `U` removed |
 //!
 //! A command with no input (`cc --version`, `-dumpmachine`, `-print-file-name=...`) gets
@@ -178,7 +178,7 @@ pub fn c_flags(family: ToolFamily, args: &[String], cx: &CcContext) -> Vec<Strin
         let seed = &blake3::hash(rel.as_bytes()).to_hex()[..16];
         out.push(format!("-frandom-seed={seed}"));
     }
-    if family == ToolFamily::ZigCc && cx.source_date_epoch && mode != CcMode::Link {
+    if family == ToolFamily::ZigCc && cx.source_date_epoch {
         out.push("-Wno-error=date-time".to_owned());
     }
     let target = args
