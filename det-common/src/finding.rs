@@ -193,6 +193,9 @@ pub struct Finding {
     /// A fix specific to this finding (e.g. the exact flags for this command line); the rule's
     /// generic fix applies when `None`.
     pub fix: Option<String>,
+    /// The severity of this finding: the rule's, unless the detector weighed the evidence
+    /// (a path under a build directory is strong evidence, a date in a changelog weak).
+    pub severity: Severity,
 }
 
 impl Finding {
@@ -202,6 +205,7 @@ impl Finding {
             location,
             evidence: evidence.into(),
             fix: None,
+            severity: rule.severity,
         }
     }
 
@@ -210,8 +214,15 @@ impl Finding {
         self
     }
 
+    /// The same finding at severity `severity` (the evidence is stronger or weaker than the
+    /// rule's usual case).
+    pub fn with_severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
+    }
+
     pub fn severity(&self) -> Severity {
-        self.rule.severity
+        self.severity
     }
 
     pub fn category(&self) -> Category {

@@ -260,8 +260,8 @@ pub static RULES: &[Rule] = &[
         id: "elf-comment",
         category: Category::Toolchain,
         severity: Severity::Info,
-        message: "the .comment section names the toolchain that built this file; it differs when the toolchain differs",
-        fix: "pin the toolchain (cargo det-build records its identity in the manifest); -fno-ident drops it",
+        message: "the toolchain that built this file names itself (ELF .comment, DWARF DW_AT_producer); it differs only when the toolchain differs. Paths inside it (rust-lld's `Linker: LLD ... (/checkout/src/llvm-project/llvm ...)`) are the toolchain's own build, the same for everyone using it, and are not reported as build paths; options a producer records (`-fprofile-dir=/tmp/b`) are",
+        fix: "nothing to do for reproducibility: pin the toolchain version (rust-toolchain.toml, a fixed compiler package) so that every build names the same one; gcc/clang -fno-ident drops .comment",
         reference: RB_VALUES,
     },
     Rule {
@@ -323,6 +323,14 @@ pub static RULES: &[Rule] = &[
         reference: RB_ARCHIVES,
     },
     Rule {
+        id: "archive-normalized-mtime",
+        category: Category::Timestamp,
+        severity: Severity::Info,
+        message: "the archive's member times are normalized to one time det was not told about: every member at that time, or clamped to it (no member later, the time shared by many, older members keeping theirs, as `tar --mtime=@T --clamp-mtime` writes); reproducible if that time is the build's SOURCE_DATE_EPOCH",
+        fix: "nothing to do if the time named is your SOURCE_DATE_EPOCH; scan with --source-date-epoch (or SOURCE_DATE_EPOCH set) and det checks it: a different time is then reported as the member-time finding",
+        reference: RB_ARCHIVES,
+    },
+    Rule {
         id: "ar-member-owner",
         category: Category::User,
         severity: Severity::Medium,
@@ -358,8 +366,8 @@ pub static RULES: &[Rule] = &[
         id: "zip-entry-order",
         category: Category::FileOrder,
         severity: Severity::Medium,
-        message: "zip entries are not in sorted order: the order likely follows the file system's directory listing",
-        fix: "add files in sorted order (e.g. `find . -print0 | LC_ALL=C sort -z | xargs -0 zip -X`), or build with SOURCE_DATE_EPOCH-aware tools that sort",
+        message: "zip entries are not in sorted order: the order likely follows the file system's directory listing. Sorted means byte order of the full member path (what `LC_ALL=C sort` and Python's `sorted()` give), or the orders of tools that sort as they walk: `tar --sort=name` (component by component) and `wheel` (a directory's files before its subdirectories, `*.dist-info` last); `mimetype` and `META-INF/MANIFEST.MF` may come first",
+        fix: "add files in sorted order: `find . -print0 | LC_ALL=C sort -z | xargs -0 zip -X out.zip`, or in Python `for name in sorted(names): zf.write(name)`",
         reference: RB_ORDER,
     },
     Rule {
@@ -414,8 +422,8 @@ pub static RULES: &[Rule] = &[
         id: "tar-member-order",
         category: Category::FileOrder,
         severity: Severity::Medium,
-        message: "tar members are not in sorted order: the order follows the file system's directory listing",
-        fix: "tar --sort=name (GNU tar >= 1.28), or pass a sorted file list",
+        message: "tar members are not in sorted order: the order follows the file system's directory listing. Sorted means byte order of the full member path (what `LC_ALL=C sort` gives), or GNU `tar --sort=name` order (component by component)",
+        fix: "tar --sort=name (GNU tar >= 1.28), or a sorted list: `find . | LC_ALL=C sort > list && tar --no-recursion -cf out.tar -T list`",
         reference: RB_ORDER,
     },
     Rule {

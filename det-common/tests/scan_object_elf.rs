@@ -353,3 +353,94 @@ fn truncated_elf_reports_parse_error_and_scans_what_is_there() {
     );
     assert!(fs[0].evidence.starts_with("ELF: "), "{}", fs[0].evidence);
 }
+
+/// Regression (issue 14.1): every Rust release binary linked by rust-lld carries
+/// `Linker: LLD <version> (/checkout/src/llvm-project/llvm <hash>)` in `.comment`, the
+/// toolchain's own build path. It is toolchain identity (info), not a build path.
+#[test]
+fn toolchain_identity_paths_are_not_build_paths() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("m.rs"), "fn main() { println!(\"hi\"); }\n").unwrap();
+    let dir = dir_str(&d);
+    let out = Command::new("rustc")
+        .current_dir(d.path())
+        .args(["-C", "opt-level=2", "-g", "-o", "m", "m.rs"])
+        .arg(format!("--remap-path-prefix={dir}=."))
+        .output()
+        .expect("rustc runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exe = d.path().join("m");
+    let comment = String::from_utf8_lossy(&section(&exe, ".comment")).into_owned();
+    let fs = scan(&exe);
+    let identity = with_rule(&fs, "elf-comment");
+    assert!(
+        identity.iter().all(|f| f.severity() == Severity::Info),
+        "{identity:#?}"
+    );
+    assert!(
+        identity
+            .iter()
+            .any(|f| f.evidence.starts_with("rustc version")),
+        "{identity:#?}"
+    );
+    // The toolchain's paths (rust-lld's, when it links) are not findings of their own.
+    let in_identity: Vec<String> = medium_or_above(&fs)
+        .into_iter()
+        .filter(|f| f.contains(".comment") || f.contains("/checkout/"))
+        .collect();
+    assert_eq!(in_identity, Vec::<String>::new(), ".comment: {comment:?}");
+    // DWARF producers are identity too, reported once per distinct string.
+    let producers: Vec<_> = identity
+        .iter()
+        .filter(|f| f.location.section.as_deref() != Some(".comment"))
+        .collect();
+    assert!(
+        producers
+            .iter()
+            .any(|f| f.evidence.contains("rustc version")),
+        "{identity:#?}"
+    );
+    let mut texts: Vec<_> = identity.iter().map(|f| &f.evidence).collect();
+    let n = texts.len();
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), n, "{identity:#?}");
+}
+
+/// ... but the options a producer records are the build's: GCC writes
+/// `-fprofile-dir=<dir>` into DW_AT_producer, and that directory is a build path.
+#[test]
+fn build_paths_in_recorded_options_stay_findings() {
+    let d = fixture("c-paths");
+    let dir = dir_str(&d);
+    let prof = format!("{dir}/prof");
+    gcc(
+        d.path(),
+        &[
+            "-O2",
+            "-g",
+            &format!("-fprofile-dir={prof}"),
+            &format!("-ffile-prefix-map={dir}=."),
+            "-c",
+            "-o",
+            "paths.o",
+            &format!("{dir}/main.c"),
+        ],
+        None,
+    );
+    let fs = scan(&d.path().join("paths.o"));
+    let producer = with_rule(&fs, "elf-comment")
+        .into_iter()
+        .find(|f| f.evidence.starts_with("GNU C"))
+        .expect("a DW_AT_producer");
+    assert!(producer.evidence.contains(&prof), "{producer:#?}");
+    let leaks: Vec<_> = medium_or_above(&fs)
+        .into_iter()
+        .filter(|f| f.contains(&prof))
+        .collect();
+    assert!(!leaks.is_empty(), "{fs:#?}");
+}

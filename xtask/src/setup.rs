@@ -17,9 +17,9 @@ const PYTHON_MODULES: &[(&str, &str)] = &[
     ("in_toto_attestation", "in-toto-attestation"),
 ];
 /// Debian packages the tests run: binutils (ar, strings), gzip, tar, xz, zstd, bzip2, make,
-/// libc6-dev (static glibc for a static binary under the shim) and libjemalloc2 (a
+/// libc6-dev (static glibc for a static binary under the shim), libjemalloc2 (a
 /// jemalloc-linked program under the shim), strip-nondeterminism (the anchor of
-/// `cargo det-build normalize`).
+/// `cargo det-build normalize`), zip and dpkg (dpkg-deb: normalized archives).
 const APT_PACKAGES: &[&str] = &[
     "binutils",
     "gzip",
@@ -32,6 +32,8 @@ const APT_PACKAGES: &[&str] = &[
     "libc6-dev",
     "libjemalloc2",
     "strip-nondeterminism",
+    "zip",
+    "dpkg",
 ];
 
 pub struct TestTools {

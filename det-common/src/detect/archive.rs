@@ -26,7 +26,6 @@ use super::ScanOptions;
 use crate::artifact::{ArKind, Format, MetaKey, Node, compress, pyc, tar, zip};
 use crate::finding::{Finding, Location};
 use crate::rules;
-use std::collections::HashMap;
 
 /// Member rules folded into one finding per container by [`aggregate_members`].
 const MEMBER_RULES: &[&str] = &[
@@ -235,8 +234,8 @@ fn record_paths(record: &str) -> Vec<String> {
 
 /// Where a name sorts among its siblings: some writers put well-known entries first
 /// (`mimetype` must be first in ODF/EPUB; jar puts `META-INF/MANIFEST.MF` first) or last
-/// (wheels write `*.dist-info` last and RECORD after everything else). Those placements
-/// are deterministic and not reported.
+/// (`wheel` writes `*.dist-info` last and RECORD after everything else). Those placements
+/// are deterministic and accepted (not required); det's normalizer keeps them.
 pub(crate) fn rank(dir: &str, name: &str) -> u8 {
     match (dir, name) {
         // ODF and EPUB need `mimetype` first, before their own META-INF/.
@@ -248,57 +247,112 @@ pub(crate) fn rank(dir: &str, name: &str) -> u8 {
     }
 }
 
-/// The first pair of names that shows the order is not a sorted one, if any.
-///
-/// Tools sort in different but equally deterministic ways: by the whole path (byte order,
-/// `zip -r` over a sorted list), by path component (GNU tar `--sort=name`), or directory by
-/// directory with files before subdirectories (Python's `os.walk` with sorted names, as
-/// `wheel` does). All of them agree on one thing, which is what is checked: inside each
-/// directory, its files appear in sorted order, and its subdirectories are first reached
-/// in sorted order. An order taken from the file system's directory listing breaks it.
-pub(crate) fn first_unsorted_pair(names: &[String]) -> Option<(String, String)> {
-    #[derive(Default)]
-    struct Seen<'n> {
-        file: Option<(u8, &'n str, &'n str)>,
-        dir: Option<(u8, &'n str, &'n str)>,
-    }
-    let mut dirs: HashMap<&str, Seen<'_>> = HashMap::new();
-    for full in names {
-        let path = full.strip_prefix("./").unwrap_or(full);
-        let is_dir = path.ends_with('/');
-        let path = path.trim_end_matches('/');
-        if path.is_empty() {
-            continue;
+/// The orders that deterministic tools write, each a sort key of a member name.
+#[derive(Clone, Copy, Debug)]
+enum SortOrder {
+    /// Byte order of the full name as stored: Python `sorted()` of the names, `sort` of a
+    /// list whose directories end in `/`.
+    Bytes,
+    /// Byte order of the full path, a directory compared without its trailing `/`:
+    /// `find . | LC_ALL=C sort` fed to `zip -@`, `tar -T` or `xargs -0 zip -X`.
+    Paths,
+    /// Component by component, each directory's entries sorted by name and descended in
+    /// place: GNU `tar --sort=name`.
+    Components,
+    /// Directory by directory, a directory's files (sorted) before its subdirectories
+    /// (sorted): `os.walk` with sorted names, as `wheel` writes.
+    FilesFirst,
+}
+
+/// The sort key of `name` in `order`; with `placed`, the well-known first and last entries
+/// ([`rank`]) go where their writers put them.
+fn sort_key(name: &str, order: SortOrder, placed: bool) -> Vec<(u8, u8, &[u8])> {
+    let path = name.strip_prefix("./").unwrap_or(name);
+    let is_dir = path.ends_with('/');
+    let trimmed = path.trim_end_matches('/');
+    let comps: Vec<&str> = trimmed.split('/').collect();
+    let rank_of = |i: usize| {
+        if placed {
+            rank(
+                &trimmed[..comps[..i]
+                    .iter()
+                    .map(|c| c.len() + 1)
+                    .sum::<usize>()
+                    .saturating_sub(1)],
+                comps[i],
+            )
+        } else {
+            1
         }
-        let mut parent_end = 0usize;
-        let mut parent = "";
-        loop {
-            let rest = &path[parent_end..];
-            let (child, last) = match rest.find('/') {
-                Some(i) => (&rest[..i], false),
-                None => (rest, true),
-            };
-            let key = (rank(parent, child), child, full.as_str());
-            let seen = dirs.entry(parent).or_default();
-            let slot = if last && !is_dir {
-                &mut seen.file
+    };
+    match order {
+        SortOrder::Bytes | SortOrder::Paths => {
+            let bytes = if matches!(order, SortOrder::Bytes) {
+                path
             } else {
-                &mut seen.dir
+                trimmed
             };
-            if let Some((r, prev, prev_full)) = *slot {
-                if (key.0, key.1.as_bytes()) < (r, prev.as_bytes()) {
-                    return Some((prev_full.to_owned(), full.clone()));
+            // Placements move a whole top-level entry (or a dist-info's RECORD).
+            let r0 = rank_of(0);
+            let r1 = if comps.len() > 1 { rank_of(1) } else { 1 };
+            vec![(r0, r1, bytes.as_bytes())]
+        }
+        SortOrder::Components | SortOrder::FilesFirst => comps
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let last = i + 1 == comps.len();
+                let kind = match order {
+                    SortOrder::FilesFirst if last && !is_dir => 0,
+                    SortOrder::FilesFirst => 1,
+                    _ => 0,
+                };
+                (rank_of(i), kind, c.as_bytes())
+            })
+            .collect(),
+    }
+}
+
+/// The first pair of names that shows the order is not one a deterministic tool writes,
+/// if any.
+///
+/// "Sorted" is byte order of the full member path — what `LC_ALL=C sort`, Python's
+/// `sorted()` and `find | LC_ALL=C sort | zip -@` produce — and also the orders of the
+/// tools that sort as they walk: GNU `tar --sort=name` (component by component) and
+/// `wheel` (a directory's files before its subdirectories, `*.dist-info` last). A list
+/// sorted by any one of them passes; an order taken from the file system's directory
+/// listing breaks all of them. When none fits, the pair reported is the first that breaks
+/// byte order.
+pub(crate) fn first_unsorted_pair(names: &[String]) -> Option<(String, String)> {
+    const ORDERS: [SortOrder; 4] = [
+        SortOrder::Bytes,
+        SortOrder::Paths,
+        SortOrder::Components,
+        SortOrder::FilesFirst,
+    ];
+    let breaks = |order: SortOrder, placed: bool| {
+        let mut prev: Option<Vec<(u8, u8, &[u8])>> = None;
+        for (i, n) in names.iter().enumerate() {
+            let key = sort_key(n, order, placed);
+            if prev.as_ref().is_some_and(|p| key < *p) {
+                return Some(i);
+            }
+            prev = Some(key);
+        }
+        None
+    };
+    let mut first_break = None;
+    for order in ORDERS {
+        for placed in [false, true] {
+            match breaks(order, placed) {
+                None => return None,
+                Some(i) => {
+                    first_break.get_or_insert(i);
                 }
             }
-            *slot = Some(key);
-            if last {
-                break;
-            }
-            parent_end += child.len() + 1;
-            parent = &path[..parent_end - 1];
         }
     }
-    None
+    first_break.map(|i| (names[i - 1].clone(), names[i].clone()))
 }
 
 /// Findings about one member's metadata, as recorded by its container of format `parent`.
@@ -442,11 +496,157 @@ fn detect_tar_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut 
     }
 }
 
+/// What [`normalized_time`] knows of one member.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MemberTime {
+    /// The time the container records for the member.
+    pub mtime: i64,
+    pub is_dir: bool,
+    /// A time the member's own header holds (a timestamp pyc's source mtime, a gzip
+    /// MTIME): a reading of some clock, often the build's.
+    pub stamped: Option<i64>,
+}
+
+/// The time a member's own header records, for the formats that record one.
+pub(crate) fn header_time(node: &Node) -> Option<i64> {
+    match node.format {
+        Format::Pyc => match pyc::header(&node.data)?.invalidation {
+            pyc::PycInvalidation::Timestamp { mtime, .. } => Some(i64::from(mtime)),
+            _ => None,
+        },
+        Format::Gzip => Some(i64::from(compress::gzip_header(&node.data).ok()?.mtime)),
+        _ => None,
+    }
+}
+
+/// How long before a shared member time a clock reading inside the archive shows that time
+/// to be the packing time, not a normalized one.
+const BUILD_WINDOW: i64 = 86_400;
+/// How much older than the clamp time the older files must be: files a build writes all
+/// fall within a few seconds; files a clamp leaves alone are the sources, older.
+const CLAMP_GAP: i64 = 3_600;
+
+/// The time an archive's members were normalized to, if they were: every member at one
+/// time, or clamped to one (`tar --mtime=@T --clamp-mtime` keeps older times and sets newer
+/// ones to T, so no file is after T, T is shared by many — at least two files and half of
+/// them — and the files left alone are older by more than an hour). The clamp is judged on
+/// files only, since a fresh tree's directories are all made in one second.
+///
+/// Not normalized, whatever the member times: an archive whose members' own headers hold
+/// a clock reading from the day before T (numpy's wheel: a timestamp pyc compiled three
+/// minutes before the time every entry carries). T is then the time it was packed.
+pub(crate) fn normalized_time(members: &[MemberTime]) -> Option<(i64, Clamp)> {
+    let max = members.iter().map(|m| m.mtime).max()?;
+    if members
+        .iter()
+        .filter_map(|m| m.stamped)
+        .any(|t| t < max && t >= max - BUILD_WINDOW)
+    {
+        return None;
+    }
+    if members.len() >= 2 && members.iter().all(|m| m.mtime == max) {
+        return Some((max, Clamp::All));
+    }
+    let files: Vec<i64> = members
+        .iter()
+        .filter(|m| !m.is_dir)
+        .map(|m| m.mtime)
+        .collect();
+    let fmax = files.iter().copied().max()?;
+    let at_max = files.iter().filter(|&&t| t == fmax).count();
+    let older_by_gap = files.iter().all(|&t| t == fmax || t <= fmax - CLAMP_GAP);
+    (fmax == max && at_max >= 2 && at_max * 2 >= files.len() && older_by_gap).then_some((
+        max,
+        Clamp::Clamped {
+            at_max,
+            files: files.len(),
+        },
+    ))
+}
+
+/// How an archive's member times were normalized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Clamp {
+    /// Every member at the time.
+    All,
+    /// `at_max` of `files` files at the time, the others older.
+    Clamped { at_max: usize, files: usize },
+}
+
+/// The member-time rules: a normalized archive gives one `archive-normalized-mtime`
+/// instead of their findings.
+const MTIME_RULES: &[&str] = &["ar-member-mtime", "zip-entry-mtime", "tar-member-mtime"];
+
+/// `2026-11-23` or `2026-11-23T01:02:04Z` (when the time of day is not midnight).
+fn day_or_time(t: i64) -> String {
+    let s = utc(t);
+    match s.strip_suffix("T00:00:00Z") {
+        Some(day) => day.to_owned(),
+        None => s,
+    }
+}
+
 /// Fold the member findings that the members of the container at `container` produced
 /// (`out[start..]`) into one finding per rule: the first offending member keeps its
 /// location and evidence, which then says how many more members share the problem and
-/// names the next few. Findings inside members (their content) are left alone.
-pub(crate) fn aggregate_members(container: &Location, start: usize, out: &mut Vec<Finding>) {
+/// names the next few. Findings inside members (their content) are left alone. Then judge
+/// the member times as a whole: see [`normalized_time`].
+pub(crate) fn aggregate_members(
+    container: &Location,
+    start: usize,
+    mtimes: &[MemberTime],
+    opts: &ScanOptions,
+    out: &mut Vec<Finding>,
+) {
+    fold_member_findings(container, start, out);
+    // Members normalized to one time det was not told about (no --source-date-epoch): one
+    // info finding naming the time instead of the member-time findings. When det was told,
+    // a time that is not SOURCE_DATE_EPOCH stays a finding: it is not the build's.
+    let Some((t, how)) = normalized_time(mtimes) else {
+        return;
+    };
+    let is_member_time = |f: &Finding| {
+        MTIME_RULES.contains(&f.rule.id)
+            && f.location.file == container.file
+            && f.location.container.len() == container.container.len() + 1
+            && f.location.container.starts_with(&container.container)
+    };
+    if let Some(sde) = opts.source_date_epoch {
+        // Clamped to SOURCE_DATE_EPOCH (DOS times round it down to 2 s): the older members
+        // keep their times by design. Any other time is not the build's: findings stay.
+        if t == sde || t == sde - sde.rem_euclid(2) {
+            let mut i = 0;
+            out.retain(|f| {
+                i += 1;
+                i <= start || !is_member_time(f)
+            });
+        }
+        return;
+    }
+    let Some(i) = (start..out.len()).find(|&i| is_member_time(&out[i])) else {
+        return;
+    };
+    let evidence = match how {
+        Clamp::All => format!(
+            "all {} members at {} ({t}); check it is your SOURCE_DATE_EPOCH",
+            mtimes.len(),
+            day_or_time(t)
+        ),
+        Clamp::Clamped { at_max, files } => format!(
+            "{at_max} of {files} files at {} ({t}), none later (clamped); check it is your SOURCE_DATE_EPOCH",
+            day_or_time(t)
+        ),
+    };
+    out[i] = Finding::new(
+        rules::get("archive-normalized-mtime"),
+        container.at("member times", None),
+        evidence,
+    );
+}
+
+/// Fold the member findings that the members of the container at `container` produced
+/// (`out[start..]`) into one finding per rule (see [`aggregate_members`]).
+fn fold_member_findings(container: &Location, start: usize, out: &mut Vec<Finding>) {
     let depth = container.container.len();
     let is_direct_member = |f: &Finding| {
         f.location.file == container.file
@@ -565,6 +765,33 @@ mod tests {
     }
 
     #[test]
+    fn byte_order_of_the_full_path_is_sorted() {
+        // find | LC_ALL=C sort | zip -@: `a-b/` sorts between `a` and `a/y` (directories
+        // compared without their slash).
+        assert_eq!(
+            first_unsorted_pair(&names(&["a/", "a-b/", "a-b/x", "a/y"])),
+            None
+        );
+        // Python sorted() of the stored names, slashes included.
+        assert_eq!(first_unsorted_pair(&names(&["a-b", "a/", "a/x"])), None);
+        // numpy's wheel: byte order puts the dist-info before `numpy.libs/`.
+        assert_eq!(
+            first_unsorted_pair(&names(&[
+                "numpy/__init__.py",
+                "numpy-2.1.3.dist-info/METADATA",
+                "numpy-2.1.3.dist-info/RECORD",
+                "numpy.libs/libgfortran.so",
+            ])),
+            None
+        );
+        // tar from an `LC_ALL=C sort` list: `./`, `./a/`, `./a-b`, `./a/x`.
+        assert_eq!(
+            first_unsorted_pair(&names(&["./", "./a/", "./a-b", "./a/x"])),
+            None
+        );
+    }
+
+    #[test]
     fn file_system_orders_fail_with_the_first_pair() {
         assert_eq!(
             first_unsorted_pair(&names(&["pkg/b.py", "pkg/a.py"])),
@@ -599,7 +826,7 @@ mod tests {
             );
             push(&mut out, "absolute-path", root.member(m), "/home/u".into());
         }
-        aggregate_members(&root, 0, &mut out);
+        fold_member_findings(&root, 0, &mut out);
         let mtime: Vec<&Finding> = out
             .iter()
             .filter(|f| f.rule.id == "ar-member-mtime")
@@ -627,7 +854,7 @@ mod tests {
             root.member("b.o"),
             "uid 2".into(),
         );
-        aggregate_members(&root, 0, &mut out);
+        fold_member_findings(&root, 0, &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(
             out[0].evidence,

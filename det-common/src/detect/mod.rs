@@ -107,9 +107,17 @@ pub fn scan_node(
         Format::Gzip | Format::Xz | Format::Zstd | Format::Bzip2
     );
     let first_member_finding = out.len();
+    let mut mtimes = Vec::new();
     for child in node.children(&opts.limits) {
         match child {
             Ok(child) => {
+                if let Some(t) = child.meta_int(&crate::artifact::MetaKey::Mtime) {
+                    mtimes.push(archive::MemberTime {
+                        mtime: t,
+                        is_dir: child.name.ends_with('/'),
+                        stamped: archive::header_time(&child),
+                    });
+                }
                 let child_loc = if stream {
                     loc.clone()
                 } else {
@@ -128,6 +136,6 @@ pub fn scan_node(
         }
     }
     if !stream && !opts.unfold_members {
-        archive::aggregate_members(loc, first_member_finding, out);
+        archive::aggregate_members(loc, first_member_finding, &mtimes, opts, out);
     }
 }

@@ -23,7 +23,7 @@ pub(crate) use elf::section_data;
 use super::{ScanOptions, patterns};
 use crate::artifact::{Format, Node};
 use crate::finding::{Finding, Location};
-use crate::rules;
+use crate::rules::{self, Category};
 use std::collections::BTreeSet;
 
 pub(crate) fn detect(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut Vec<Finding>) {
@@ -41,7 +41,56 @@ pub(crate) fn detect(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut 
     found.retain(|f| {
         f.location.offset.is_none() || seen.insert((f.location.section.clone(), f.location.offset))
     });
+    // Toolchain identity (`.comment`, DWARF producers) is reported as `elf-comment`: a path
+    // or date inside it (rust-lld's `Linker: LLD 22.1.2 (/checkout/src/llvm-project/llvm
+    // ...)`, a clang built in `/home/me/llvm-project`) is the toolchain's own build, the same
+    // for everyone with that toolchain. Only the options a producer records (GCC's
+    // `-fprofile-dir=/tmp/b/prof`) are the build's own, and stay findings.
+    let identity: Vec<(Option<String>, u64, String)> = found
+        .iter()
+        .filter(|f| f.rule.id == "elf-comment")
+        .filter_map(|f| {
+            Some((
+                f.location.section.clone(),
+                f.location.offset?,
+                f.evidence.clone(),
+            ))
+        })
+        .collect();
+    if !identity.is_empty() {
+        found.retain(|f| {
+            let (Some(o), true) = (
+                f.location.offset,
+                matches!(
+                    f.category(),
+                    Category::Path | Category::Timestamp | Category::User
+                ),
+            ) else {
+                return true;
+            };
+            !identity.iter().any(|(s, at, text)| {
+                *s == f.location.section
+                    && (*at..=*at + text.len() as u64).contains(&o)
+                    && !in_option(text, (o - at) as usize)
+            })
+        });
+        // One identity finding per distinct string: a producer repeated in every
+        // compilation unit says nothing new.
+        let mut strings = BTreeSet::new();
+        found.retain(|f| f.rule.id != "elf-comment" || strings.insert(f.evidence.clone()));
+    }
     out.extend(found);
+}
+
+/// Whether byte `at` of a producer string lies in a recorded command-line option (a
+/// space-separated token starting with `-`), rather than in the toolchain's own name.
+fn in_option(text: &str, at: usize) -> bool {
+    let at = at.min(text.len());
+    let start = text.as_bytes()[..at]
+        .iter()
+        .rposition(|&b| b == b' ')
+        .map_or(0, |i| i + 1);
+    text.as_bytes().get(start) == Some(&b'-')
 }
 
 fn parse_error(loc: &Location, message: impl Into<String>) -> Finding {

@@ -137,3 +137,19 @@ pub fn assert_truncations_report_parse_errors(dir: &Path, name: &str, data: &[u8
         );
     }
 }
+
+/// Whether `tool` runs here. A missing tool skips the test that needs it, except under
+/// `DET_REQUIRE_TOOLS=1` (`cargo xtask test`, CI), where it fails with a clear message.
+pub fn tool_available(tool: &str) -> bool {
+    let found = Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success() || !o.stdout.is_empty() || !o.stderr.is_empty());
+    if !found && std::env::var("DET_REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!("`{tool}` is missing (DET_REQUIRE_TOOLS=1): `cargo xtask test` installs it");
+    }
+    if !found {
+        eprintln!("skipped: `{tool}` is not installed");
+    }
+    found
+}

@@ -100,6 +100,17 @@ fn walk<'a>(
     let mut units = dwarf.units();
     while let Some(header) = units.next()? {
         let unit = dwarf.unit(header)?;
+        // DW_AT_producer names the compiler (`clang LLVM (rustc version 1.83.0 ...)`, a
+        // clang built at `/checkout/...`): toolchain identity, the same for everyone with that
+        // toolchain, reported like `.comment`; paths inside it are not the build's.
+        let mut entries = unit.entries();
+        if let Some(root) = entries.next_dfs()?
+            && let Some(value) = root.attr_value(gimli::DW_AT_producer)
+            && let Ok(s) = dwarf.attr_string(&unit, value)
+            && !s.is_empty()
+        {
+            report("elf-comment", &s, out);
+        }
         if let Some(dir) = unit.comp_dir {
             // rustc's remapped standard library (`/rustc/<commit>`) is the same everywhere.
             if patterns::is_absolute_build_path(&dir) {
