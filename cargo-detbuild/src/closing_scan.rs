@@ -57,7 +57,7 @@ pub fn scan(
     let threshold = fail_on.map(crate::cargo_build::threshold);
     let shown: Vec<_> = findings
         .iter()
-        .filter(|f| f.rule.severity >= threshold.unwrap_or(floor).min(floor))
+        .filter(|f| f.severity() >= threshold.unwrap_or(floor).min(floor))
         .collect();
     let canonical_note = if same_everywhere.is_empty() {
         String::new()
@@ -98,7 +98,7 @@ pub fn scan(
                 "{}: {} ({:?}): {}",
                 f.location.file,
                 f.rule.id,
-                f.rule.severity,
+                f.severity(),
                 ev.escape_debug()
             ));
         }
@@ -110,7 +110,7 @@ pub fn scan(
             ));
         }
     }
-    let failed = threshold.is_some_and(|t| findings.iter().any(|f| f.rule.severity >= t));
+    let failed = threshold.is_some_and(|t| findings.iter().any(|f| f.severity() >= t));
     if failed {
         status.error("the closing scan found outputs at or above --fail-on");
     }

@@ -6,7 +6,12 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "cargo", bin_name = "cargo", disable_help_subcommand = true)]
+#[command(
+    name = "cargo",
+    bin_name = "cargo",
+    disable_help_subcommand = true,
+    args_override_self = true
+)]
 enum Cargo {
     DetScan(ScanArgs),
 }
@@ -86,9 +91,10 @@ pub struct ScanArgs {
     #[arg(long, value_enum, default_value_t = FailOn::High, value_name = "LEVEL", help_heading = "Output")]
     pub fail_on: FailOn,
 
-    /// Report only findings at or above this severity
-    #[arg(long, value_enum, default_value_t = MinSeverity::Info, value_name = "LEVEL", help_heading = "Output")]
-    pub min_severity: MinSeverity,
+    /// Report only findings at or above this severity [default: low for text, info for json,
+    /// sarif and html]
+    #[arg(long, value_enum, value_name = "LEVEL", help_heading = "Output")]
+    pub min_severity: Option<MinSeverity>,
 
     /// Do not report this rule (repeatable, or comma-separated)
     #[arg(

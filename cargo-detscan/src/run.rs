@@ -56,6 +56,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
             ..Limits::default()
         },
         build_roots: build_roots(&args.build_root, &cwd)?,
+        cargo_home: cargo_home(),
         ..ScanOptions::default()
     };
     if let Some(jobs) = args.jobs {
@@ -90,7 +91,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
             Ok(f) => findings.extend(f),
             Err(e) => errors.push(ReportError {
                 file: path.display().to_string(),
-                message: e.to_string(),
+                message: error_message(&e),
             }),
         }
     }
@@ -99,7 +100,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
             Ok(f) => findings.extend(f),
             Err(e) => errors.push(ReportError {
                 file: path.display().to_string(),
-                message: e.to_string(),
+                message: error_message(&e),
             }),
         }
     }
@@ -113,7 +114,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
                     .unwrap_or(Path::new("Cargo.toml"))
                     .display()
                     .to_string(),
-                message: e.to_string(),
+                message: error_message(&e),
             }),
         }
     }
@@ -131,7 +132,17 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     // --min-severity shapes the report; --fail-on judges everything found (the summary
     // says how many findings the report does not show).
     let fails = args.fail_on.threshold().is_some_and(|t| report.reaches(t));
-    report.filter(args.min_severity.severity());
+    // Info findings say "nothing to do" (a content-hash build id, the toolchain's name):
+    // people at a terminal see low and above; machines get everything.
+    let min_severity = args.min_severity.map_or(
+        if args.format == Format::Text {
+            det_common::Severity::Low
+        } else {
+            det_common::Severity::Info
+        },
+        |m| m.severity(),
+    );
+    report.filter(min_severity);
 
     let color = match args.color {
         Color::Always => true,
@@ -165,7 +176,11 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     }
 
     if !report.errors.is_empty() {
-        for e in &report.errors {
+        // A text report on the terminal lists the errors already: say them once.
+        let shown_on_terminal = args.output.is_none()
+            && format == OutputFormat::Text
+            && std::io::stdout().is_terminal();
+        for e in report.errors.iter().filter(|_| !shown_on_terminal) {
             eprintln!(
                 "error: {}: {}",
                 det_common::report::escape_terminal(&e.file),
@@ -180,6 +195,17 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The cargo home of this machine, as cargo resolves it: `$CARGO_HOME`, else `$HOME/.cargo`
+/// (a default rustup install leaves CARGO_HOME unset, so a fix naming `$CARGO_HOME` would
+/// remap the empty prefix).
+fn cargo_home() -> Option<String> {
+    let home = std::env::var_os("CARGO_HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::home_dir().map(|h| h.join(".cargo")))?;
+    Some(home.to_string_lossy().trim_end_matches('/').to_owned())
 }
 
 /// The directories paths are judged against: those given, or else the project around the

@@ -398,3 +398,85 @@ fn output_to_a_device_writes_through_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file"));
 }
+
+/// Issue 14.9: a symlink named on the command line is followed; only symlinks met during
+/// the walk need -L.
+#[cfg(unix)]
+#[test]
+fn symlink_named_on_the_command_line_is_followed() {
+    let d = tempfile::tempdir().unwrap();
+    gcc(d.path(), "app", &[], false);
+    std::os::unix::fs::symlink(d.path().join("app"), d.path().join("link")).unwrap();
+    let out = det_scan(d.path(), &["--format", "json", "link"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["summary"]["files_scanned"], 1);
+    assert!(rules_in(&v).contains(&"date-time-macro".to_string()), "{v}");
+    // Met during the walk, it is skipped unless -L.
+    std::fs::create_dir(d.path().join("dir")).unwrap();
+    std::os::unix::fs::symlink(d.path().join("app"), d.path().join("dir/link")).unwrap();
+    let v = json(&det_scan(d.path(), &["--format", "json", "dir"]));
+    assert_eq!(v["summary"]["files_scanned"], 0);
+    let v = json(&det_scan(d.path(), &["--format", "json", "-L", "dir"]));
+    assert_eq!(v["summary"]["files_scanned"], 1);
+}
+
+/// Issue 14.12: each thing said once; no temporary file name for an unwritable -o.
+#[test]
+fn errors_say_each_thing_once() {
+    let d = tempfile::tempdir().unwrap();
+    let out = det_scan(d.path(), &["--build-log", "/nonexistent.log"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for text in [&stdout, &stderr] {
+        assert!(
+            !text.contains("/nonexistent.log: /nonexistent.log")
+                && text.matches("(os error 2)").count() <= 1,
+            "{text}"
+        );
+    }
+    assert!(
+        stderr.contains("/nonexistent.log: No such file"),
+        "{stderr}"
+    );
+
+    let out = det_scan(d.path(), &["-o", "/proc/det-report.json", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains(".det-") && !stderr.contains(".tmp"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("/proc/det-report.json"), "{stderr}");
+    assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
+
+    // A repeated option is not an error that prints a usage line with it as required.
+    let out = det_scan(d.path(), &["--format", "json", "--format", "text", "."]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Issue 14.5: the text view shows low and above; JSON keeps the info findings.
+#[test]
+fn text_hides_info_findings_json_keeps_them() {
+    let d = tempfile::tempdir().unwrap();
+    gcc(d.path(), "app", &["-ffile-prefix-map=/=/"], true);
+    let text = det_scan(d.path(), &["app"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(!text.contains("elf-build-id"), "{text}");
+    assert!(text.contains("below low not shown"), "{text}");
+    let v = json(&det_scan(d.path(), &["--format", "json", "app"]));
+    assert!(rules_in(&v).contains(&"elf-build-id".to_string()), "{v}");
+    let all = det_scan(d.path(), &["--min-severity", "info", "app"]);
+    assert!(String::from_utf8_lossy(&all.stdout).contains("elf-build-id"));
+}

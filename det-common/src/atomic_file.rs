@@ -11,6 +11,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Write `bytes` to `path` as described in the module docs. The file gets mode 0644.
+/// tempfile's errors name the temporary file (`.det-iQHezq.tmp`), which the user never
+/// asked for and which does not exist: keep the operating system's error only.
+fn without_temp_path(e: std::io::Error) -> std::io::Error {
+    let text = e.to_string();
+    match text.split_once(" at path ") {
+        Some((os, _)) => std::io::Error::new(e.kind(), os.to_owned()),
+        None => e,
+    }
+}
+
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     let target = follow_links(path)?;
     match std::fs::metadata(&target) {
@@ -32,7 +42,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
         .prefix(".det-")
         .suffix(".tmp")
         .tempfile_in(&dir)
-        .map_err(|e| Error::io(&dir, e))?;
+        .map_err(|e| Error::io(path, without_temp_path(e)))?;
     tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
     // The temp file is created 0600; det's outputs are meant to be read by others.
     #[cfg(unix)]

@@ -32,6 +32,19 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
     let mut errors = Vec::new();
     for root in roots {
         let root_display = display_root(root);
+        // A symlink named on the command line is followed (as ripgrep does): the user asked
+        // for it. Only symlinks met during the walk need `follow_symlinks`.
+        if root.is_symlink()
+            && let Ok(meta) = std::fs::metadata(root)
+            && meta.is_file()
+        {
+            targets.push(ScanTarget {
+                path: root.clone(),
+                display: root_display,
+                size: meta.len(),
+            });
+            continue;
+        }
         let walker = walkdir::WalkDir::new(root)
             .follow_links(follow_symlinks)
             .follow_root_links(true)
@@ -209,6 +222,18 @@ mod tests {
             1,
             "a VCS directory named as a root is scanned"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinked_file_named_as_a_root_is_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f"), b"x").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("f"), dir.path().join("l")).unwrap();
+        let (targets, errors) = walk(&[dir.path().join("l")], false);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(targets.len(), 1);
+        assert!(targets[0].display.ends_with("/l"), "{targets:?}");
     }
 
     #[cfg(unix)]

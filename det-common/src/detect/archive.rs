@@ -321,8 +321,8 @@ fn sort_key(name: &str, order: SortOrder, placed: bool) -> Vec<(u8, u8, &[u8])> 
 /// tools that sort as they walk: GNU `tar --sort=name` (component by component) and
 /// `wheel` (a directory's files before its subdirectories, `*.dist-info` last). A list
 /// sorted by any one of them passes; an order taken from the file system's directory
-/// listing breaks all of them. When none fits, the pair reported is the first that breaks
-/// byte order.
+/// listing breaks all of them. When none fits, the pair reported is where the order that
+/// fits longest breaks.
 pub(crate) fn first_unsorted_pair(names: &[String]) -> Option<(String, String)> {
     const ORDERS: [SortOrder; 4] = [
         SortOrder::Bytes,
@@ -341,18 +341,18 @@ pub(crate) fn first_unsorted_pair(names: &[String]) -> Option<(String, String)> 
         }
         None
     };
-    let mut first_break = None;
+    // The pair shown is where the order that fits longest breaks: it is out of order
+    // for every reading of "sorted", not only for the strictest.
+    let mut last_break = 0;
     for order in ORDERS {
         for placed in [false, true] {
             match breaks(order, placed) {
                 None => return None,
-                Some(i) => {
-                    first_break.get_or_insert(i);
-                }
+                Some(i) => last_break = last_break.max(i),
             }
         }
     }
-    first_break.map(|i| (names[i - 1].clone(), names[i].clone()))
+    Some((names[last_break - 1].clone(), names[last_break].clone()))
 }
 
 /// Findings about one member's metadata, as recorded by its container of format `parent`.

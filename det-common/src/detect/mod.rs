@@ -3,6 +3,8 @@
 //! runs them over the bytes that differ to name a difference's cause.
 
 mod archive;
+pub mod calibrate;
+mod fixes;
 mod object;
 
 pub(crate) use archive::utc;
@@ -32,6 +34,9 @@ pub struct ScanOptions {
     /// det-scan's reading; det-verify's diff turns it on, since it classifies each member's
     /// difference on its own.
     pub unfold_members: bool,
+    /// The cargo home of the machine det runs on (`$CARGO_HOME`, else `$HOME/.cargo`), named
+    /// in fixes so that they work when pasted.
+    pub cargo_home: Option<String>,
 }
 
 /// 1980-01-01T00:00:00Z, the earliest time a zip (DOS) timestamp can hold.
@@ -85,7 +90,11 @@ pub fn scan_node(
         | Format::Bzip2
         | Format::Tar
         | Format::Pyc => archive::detect(node, loc, opts, out),
-        Format::Text | Format::Other => patterns::detect_bytes(&node.data, loc, opts, out),
+        Format::Text | Format::Other => {
+            let head = &node.data[..node.data.len().min(4)];
+            let content = calibrate::classify(&node.name, head, node.format == Format::Text);
+            patterns::detect_bytes(&node.data, loc, content, opts, out)
+        }
     }
     if !node.format.is_container() {
         return;

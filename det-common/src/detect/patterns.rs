@@ -21,6 +21,7 @@
 //! checkout-like component (`src`, `target`, `.cargo`) under a non-system prefix are.
 
 use super::ScanOptions;
+use super::calibrate::{Content, calibrate};
 use crate::artifact::Bytes;
 use crate::finding::{Finding, Location};
 use crate::rules;
@@ -229,12 +230,18 @@ pub fn detect_in(
 ) {
     let mut hits = HitSet::default();
     hits.absorb(scan_range(data, 0..data.len(), opts));
-    hits.push_findings(loc, section, base, out);
+    hits.push_findings(loc, section, base, Content::Compiled, opts, out);
 }
 
 /// Like [`detect`] over a node's content, in bounded memory: a memory-mapped file is
 /// scanned in windows and the pages behind each window are handed back to the kernel.
-pub fn detect_bytes(data: &Bytes, loc: &Location, opts: &ScanOptions, out: &mut Vec<Finding>) {
+pub fn detect_bytes(
+    data: &Bytes,
+    loc: &Location,
+    content: Content,
+    opts: &ScanOptions,
+    out: &mut Vec<Finding>,
+) {
     let mut hits = HitSet::default();
     let mut start = 0;
     let mut released = 0;
@@ -250,7 +257,7 @@ pub fn detect_bytes(data: &Bytes, loc: &Location, opts: &ScanOptions, out: &mut 
         start = end;
     }
     data.release(released..data.len());
-    hits.push_findings(loc, None, 0, out);
+    hits.push_findings(loc, None, 0, content, opts, out);
 }
 
 /// At most this many findings of one rule per buffer (file or section): a log with a date
@@ -287,6 +294,8 @@ impl HitSet {
         loc: &Location,
         section: Option<&str>,
         base: u64,
+        content: Content,
+        opts: &ScanOptions,
         out: &mut Vec<Finding>,
     ) {
         let at = |offset: Option<u64>| match section {
@@ -297,11 +306,18 @@ impl HitSet {
             },
         };
         for h in self.hits {
-            out.push(Finding::new(
-                rules::get(h.rule),
+            // The evidence is weighed where it was found (see [`super::calibrate`]).
+            let Some((rule, severity, fix)) = calibrate(h.rule, &h.evidence, content, opts) else {
+                continue;
+            };
+            let mut f = Finding::new(
+                rules::get(rule),
                 at(Some(base + h.start as u64)),
                 h.evidence,
-            ));
+            )
+            .with_severity(severity);
+            f.fix = fix;
+            out.push(f);
         }
         for (rule, n) in self.dropped {
             out.push(Finding::new(
