@@ -425,18 +425,17 @@ fn build_paths_in_recorded_options_stay_findings() {
             "-g",
             &format!("-fprofile-dir={prof}"),
             &format!("-ffile-prefix-map={dir}=."),
-            "-c",
             "-o",
-            "paths.o",
+            "paths",
             &format!("{dir}/main.c"),
         ],
         None,
     );
-    let fs = scan(&d.path().join("paths.o"));
+    let fs = scan(&d.path().join("paths"));
     let producer = with_rule(&fs, "elf-comment")
         .into_iter()
         .find(|f| f.evidence.starts_with("GNU C"))
-        .expect("a DW_AT_producer");
+        .unwrap_or_else(|| panic!("no DW_AT_producer in {fs:#?}"));
     assert!(producer.evidence.contains(&prof), "{producer:#?}");
     let leaks: Vec<_> = medium_or_above(&fs)
         .into_iter()

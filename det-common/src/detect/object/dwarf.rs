@@ -92,6 +92,16 @@ pub(super) fn detect(
     }
 }
 
+/// A compiler's name and version (`GNU C17 12.2.0 ...`, `clang LLVM (rustc version ...)`).
+/// In a relocatable object the string offsets are not yet relocated and may point at
+/// another string: only one that reads like a producer is taken as one.
+fn looks_like_producer(s: &[u8]) -> bool {
+    !s.is_empty()
+        && s[0].is_ascii_alphabetic()
+        && s.windows(3)
+            .any(|w| w[0].is_ascii_digit() && w[1] == b'.' && w[2].is_ascii_digit())
+}
+
 fn walk<'a>(
     dwarf: &gimli::Dwarf<Slice<'a>>,
     report: &mut impl FnMut(&'static str, &[u8], &mut Vec<Finding>),
@@ -107,7 +117,7 @@ fn walk<'a>(
         if let Some(root) = entries.next_dfs()?
             && let Some(value) = root.attr_value(gimli::DW_AT_producer)
             && let Ok(s) = dwarf.attr_string(&unit, value)
-            && !s.is_empty()
+            && looks_like_producer(&s)
         {
             report("elf-comment", &s, out);
         }
