@@ -79,7 +79,9 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     findings.extend(file_findings);
     errors.extend(file_errors);
 
+    let mut checked = Vec::new();
     if args.command {
+        checked.push("1 command line".to_owned());
         findings.extend(det_common::command::analyze_command(
             &args.command_argv,
             Some(&cwd),
@@ -96,8 +98,15 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         }
     }
     for path in &args.build_log {
-        match det_common::command::analyze_build_log(path) {
-            Ok(f) => findings.extend(f),
+        match det_common::command::analyze_build_log_counted(path) {
+            Ok((f, n)) => {
+                findings.extend(f);
+                checked.push(format!(
+                    "{n} compiler and tool invocation{} in {}",
+                    if n == 1 { "" } else { "s" },
+                    path.display()
+                ));
+            }
             Err(e) => errors.push(ReportError {
                 file: path.display().to_string(),
                 message: error_message(&e),
@@ -105,8 +114,14 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         }
     }
     if args.cargo {
-        match det_common::project::analyze_cargo_project(args.manifest_path.as_deref()) {
-            Ok(f) => findings.extend(f),
+        match det_common::project::analyze_cargo_project_checked(
+            args.manifest_path.as_deref(),
+            opts.cargo_home.as_deref(),
+        ) {
+            Ok((f, what)) => {
+                findings.extend(f);
+                checked.push(what.to_string());
+            }
             Err(e) => errors.push(ReportError {
                 file: args
                     .manifest_path
@@ -129,6 +144,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         errors,
         files_scanned,
     );
+    report.checked = checked;
     // --min-severity shapes the report; --fail-on judges everything found (the summary
     // says how many findings the report does not show).
     let fails = args.fail_on.threshold().is_some_and(|t| report.reaches(t));

@@ -480,3 +480,93 @@ fn text_hides_info_findings_json_keeps_them() {
     let all = det_scan(d.path(), &["--min-severity", "info", "app"]);
     assert!(String::from_utf8_lossy(&all.stdout).contains("elf-build-id"));
 }
+
+/// Issue 14.10: --cargo and --build-log say what they checked; a release profile that
+/// keeps debug info without remapping is reported (ripgrep's `debug = 1`).
+#[test]
+fn cargo_and_build_log_say_what_was_checked() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::create_dir_all(p.join("src")).unwrap();
+    std::fs::write(p.join("src/main.rs"), "fn main() {}\n").unwrap();
+    std::fs::write(p.join("build.rs"), "fn main() {}\n").unwrap();
+    std::fs::write(
+        p.join("Cargo.toml"),
+        "[package]\nname = \"dbg\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[profile.release]\ndebug = 1\n",
+    )
+    .unwrap();
+    let out = det_scan(p, &["--cargo", "--format", "json"]);
+    let v = json(&out);
+    assert!(
+        rules_in(&v).contains(&"cargo-release-debug-no-remap".to_string()),
+        "{v}"
+    );
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "cargo-release-debug-no-remap")
+        .unwrap();
+    let fix = f["fix"].as_str().unwrap();
+    assert!(!fix.contains("$CARGO_HOME"), "{fix}");
+    assert!(fix.contains("--remap-path-prefix="), "{fix}");
+    let text = det_scan(p, &["--cargo"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("1 cargo project (1 package, 1 build script and 0 proc macros"),
+        "{text}"
+    );
+    // Remapped in .cargo/config.toml: nothing to report.
+    std::fs::create_dir_all(p.join(".cargo")).unwrap();
+    std::fs::write(
+        p.join(".cargo/config.toml"),
+        "[build]\nrustflags = [\"--remap-path-prefix=/x=.\"]\n",
+    )
+    .unwrap();
+    let v = json(&det_scan(p, &["--cargo", "--format", "json"]));
+    assert!(
+        !rules_in(&v).contains(&"cargo-release-debug-no-remap".to_string()),
+        "{v}"
+    );
+
+    std::fs::write(
+        p.join("build.log"),
+        "gcc -g -c x.c\ncc -O2 -o y y.c\nnot a command\n",
+    )
+    .unwrap();
+    let text = det_scan(p, &["--build-log", "build.log"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("2 compiler and tool invocations in build.log"),
+        "{text}"
+    );
+}
+
+/// Issue 14.11: HTML groups by severity and rule, highest first, the message and fix once
+/// per group, with a summary table and a severity filter.
+#[test]
+fn html_groups_findings_highest_first() {
+    let d = tempfile::tempdir().unwrap();
+    gcc(d.path(), "app", &["-g"], false);
+    let out = det_scan(d.path(), &["--format", "html", "app"]);
+    let html = String::from_utf8_lossy(&out.stdout);
+    assert!(html.contains("<table class=\"summary\">"), "{html}");
+    assert!(html.contains("id=\"show-info\""), "{html}");
+    let groups: Vec<&str> = html
+        .split("<details class=\"group ")
+        .skip(1)
+        .map(|g| g.split('"').next().unwrap())
+        .collect();
+    assert!(groups.len() >= 3, "{groups:?}");
+    let rank = |s: &str| {
+        ["critical", "high", "medium", "low", "info"]
+            .iter()
+            .position(|x| *x == s)
+    };
+    let ranks: Vec<_> = groups.iter().map(|g| rank(g)).collect();
+    let mut sorted = ranks.clone();
+    sorted.sort();
+    assert_eq!(ranks, sorted, "{groups:?}");
+    let msg = det_common::rules::get("debug-comp-dir").message;
+    assert_eq!(html.matches(msg).count(), 1, "the message once per group");
+}

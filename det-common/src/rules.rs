@@ -604,6 +604,14 @@ pub static RULES: &[Rule] = &[
         fix: "set incremental = false in [profile.release] (it is the default) and CARGO_INCREMENTAL=0",
         reference: RB_VALUES,
     },
+    Rule {
+        id: "cargo-release-debug-no-remap",
+        category: Category::Path,
+        severity: Severity::High,
+        message: "the release profile keeps debug info (debug = 1, 2, true, \"limited\", \"line-tables-only\"...) and nothing remaps paths (no --remap-path-prefix in RUSTFLAGS or .cargo/config.toml, no trim-paths): the workspace's directory and the cargo home of the machine that builds are written into the binary",
+        fix: "add --remap-path-prefix=<workspace>=. and --remap-path-prefix=<cargo home>=/cargo to [build] rustflags in .cargo/config.toml, build with `cargo det-build`, or set debug = false",
+        reference: RUSTC_REMAP,
+    },
     // ---- input problems ----
     Rule {
         id: "parse-error",

@@ -96,6 +96,11 @@ pub fn analyze_compile_commands_text(
 /// Check every compiler, linker, ar, rustc and go command in a build log. Findings are at
 /// `line` N (counting from 1).
 pub fn analyze_build_log(path: &Path) -> Result<Vec<Finding>> {
+    analyze_build_log_counted(path).map(|(f, _)| f)
+}
+
+/// Like [`analyze_build_log`], also saying how many commands the log held.
+pub fn analyze_build_log_counted(path: &Path) -> Result<(Vec<Finding>, u64)> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut reader = BufReader::new(file);
     let mut scanner = LogScanner::new(&path.to_string_lossy());
@@ -134,7 +139,7 @@ pub fn analyze_build_log(path: &Path) -> Result<Vec<Finding>> {
         }
         scanner.line(lineno, &String::from_utf8_lossy(&line));
     }
-    Ok(scanner.out)
+    Ok((scanner.out, scanner.invocations))
 }
 
 /// [`analyze_build_log`] on text already read; `file` names it in the findings.
@@ -173,6 +178,8 @@ struct LogScanner {
     cargo_packages: Vec<(String, String)>,
     statics: StaticCache,
     out: Vec<Finding>,
+    /// Commands checked (a `cd x && gcc ...` line counts each command).
+    invocations: u64,
 }
 
 impl LogScanner {
@@ -183,6 +190,7 @@ impl LogScanner {
             cargo_packages: Vec::new(),
             statics: StaticCache::default(),
             out: Vec::new(),
+            invocations: 0,
         }
     }
 
@@ -233,6 +241,7 @@ impl LogScanner {
                 return;
             }
         };
+        self.invocations += commands.len() as u64;
         let mut env = BTreeMap::new();
         if from_cargo && let Some(dir) = commands.first().and_then(|a| self.cargo_package_dir(a)) {
             env.insert("CARGO_MANIFEST_DIR".to_owned(), dir);

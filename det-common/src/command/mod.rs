@@ -13,7 +13,7 @@ mod log;
 mod shell;
 
 pub use log::{
-    analyze_build_log, analyze_build_log_text, analyze_compile_commands,
+    analyze_build_log, analyze_build_log_counted, analyze_build_log_text, analyze_compile_commands,
     analyze_compile_commands_text,
 };
 pub use shell::{ShellError, shell_split};

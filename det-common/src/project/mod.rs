@@ -147,6 +147,39 @@ pub fn embedding_crate(name: &str) -> Option<&'static EmbeddingCrate> {
 /// directory, as cargo does). Findings are sorted; their files are relative to the workspace
 /// root.
 pub fn analyze_cargo_project(manifest_path: Option<&Path>) -> Result<Vec<Finding>> {
+    analyze_cargo_project_checked(manifest_path, None).map(|(f, _)| f)
+}
+
+/// What [`analyze_cargo_project_checked`] looked at.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CargoChecked {
+    /// Packages in the resolved graph that ship (normal and build dependencies, reached from
+    /// the workspace members), the members included.
+    pub packages: usize,
+    pub build_scripts: usize,
+    pub proc_macros: usize,
+}
+
+impl std::fmt::Display for CargoChecked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n =
+            |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+        write!(
+            f,
+            "1 cargo project ({}, {} and {} of the workspace, the release profile)",
+            n(self.packages, "package", "packages"),
+            n(self.build_scripts, "build script", "build scripts"),
+            n(self.proc_macros, "proc macro", "proc macros"),
+        )
+    }
+}
+
+/// [`analyze_cargo_project`], also saying what was checked. `cargo_home` (this machine's)
+/// is named in the fix of a release profile that keeps debug info without remapping.
+pub fn analyze_cargo_project_checked(
+    manifest_path: Option<&Path>,
+    cargo_home: Option<&str>,
+) -> Result<(Vec<Finding>, CargoChecked)> {
     let shown: PathBuf = manifest_path
         .map(Path::to_owned)
         .unwrap_or_else(|| PathBuf::from("Cargo.toml"));
@@ -161,12 +194,17 @@ pub fn analyze_cargo_project(manifest_path: Option<&Path>) -> Result<Vec<Finding
         )
     })?;
     let mut out = Vec::new();
-    dependency_findings(&metadata, &mut out);
+    let mut checked = CargoChecked {
+        packages: dependency_findings(&metadata, &mut out),
+        ..CargoChecked::default()
+    };
     let root = metadata.workspace_root.as_std_path();
     for pkg in metadata.workspace_packages() {
         for target in &pkg.targets {
             let is_build = target.kind.contains(&TargetKind::CustomBuild);
             let is_macro = target.kind.contains(&TargetKind::ProcMacro);
+            checked.build_scripts += usize::from(is_build);
+            checked.proc_macros += usize::from(is_macro);
             if is_build || is_macro {
                 let files = source::code_files(target.src_path.as_std_path(), is_build);
                 for file in files {
@@ -175,19 +213,20 @@ pub fn analyze_cargo_project(manifest_path: Option<&Path>) -> Result<Vec<Finding
             }
         }
     }
-    profile_findings(root, &mut out)?;
+    profile_findings(root, cargo_home, &mut out)?;
     out.sort();
     out.dedup();
-    Ok(out)
+    Ok((out, checked))
 }
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn dependency_findings(metadata: &Metadata, out: &mut Vec<Finding>) {
+/// Findings about the dependencies that ship; returns how many packages ship.
+fn dependency_findings(metadata: &Metadata, out: &mut Vec<Finding>) -> usize {
     let Some(resolve) = &metadata.resolve else {
-        return;
+        return metadata.workspace_members.len();
     };
     let by_id: BTreeMap<&PackageId, &Package> =
         metadata.packages.iter().map(|p| (&p.id, p)).collect();
@@ -267,6 +306,7 @@ fn dependency_findings(metadata: &Metadata, out: &mut Vec<Finding>) {
         };
         out.push(finding);
     }
+    reached.len()
 }
 
 fn honours_sde(row: &EmbeddingCrate, version: &Version) -> bool {
@@ -274,8 +314,9 @@ fn honours_sde(row: &EmbeddingCrate, version: &Version) -> bool {
         .is_some_and(|(a, b, c)| (version.major, version.minor, version.patch) >= (a, b, c))
 }
 
-/// `[profile.release] incremental = true` in the workspace manifest.
-fn profile_findings(root: &Path, out: &mut Vec<Finding>) -> Result<()> {
+/// `[profile.release] incremental = true` in the workspace manifest, and a release profile
+/// that keeps debug info while nothing remaps paths.
+fn profile_findings(root: &Path, cargo_home: Option<&str>, out: &mut Vec<Finding>) -> Result<()> {
     let manifest = root.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).map_err(|e| Error::io(&manifest, e))?;
     let table: toml::Table = text
@@ -315,7 +356,73 @@ fn profile_findings(root: &Path, out: &mut Vec<Finding>) -> Result<()> {
             .with_fix("incremental = false in [profile.release] (or remove the line: false is the default)"),
         );
     }
+    let release = table.get("profile").and_then(|p| p.get("release"));
+    let debug = release.and_then(|r| r.get("debug"));
+    let keeps_debug = match debug {
+        Some(toml::Value::Boolean(b)) => *b,
+        Some(toml::Value::Integer(i)) => *i > 0,
+        Some(toml::Value::String(s)) => !matches!(s.as_str(), "none" | "0"),
+        _ => false,
+    };
+    let trims = release
+        .and_then(|r| r.get("trim-paths"))
+        .is_some_and(|t| !matches!(t, toml::Value::Boolean(false)) && t.as_str() != Some("none"));
+    if keeps_debug && !trims && !remaps_paths(root) {
+        let line = text
+            .lines()
+            .enumerate()
+            .scan(String::new(), |section, (n, l)| {
+                let l = l.trim();
+                if l.starts_with('[') {
+                    *section = l.replace(' ', "");
+                }
+                Some((n, section.clone(), l.to_owned()))
+            });
+        let line_no = line
+            .filter(|(_, sec, l)| {
+                (sec == "[profile.release]" && l.starts_with("debug"))
+                    || l.replace(' ', "").contains("release.debug=")
+            })
+            .map(|(n, _, _)| n + 1)
+            .next();
+        let cargo_toml = Location::file("Cargo.toml");
+        let loc = match line_no {
+            Some(n) => cargo_toml.line(n as u64),
+            None => cargo_toml.at("[profile.release]", None),
+        };
+        let home = cargo_home.unwrap_or("$HOME/.cargo");
+        out.push(
+            Finding::new(
+                rules::get("cargo-release-debug-no-remap"),
+                loc,
+                format!("[profile.release] debug = {}", debug.map(|d| d.to_string()).unwrap_or_default()),
+            )
+            .with_fix(format!(
+                "remap the paths debug info records: in .cargo/config.toml [build] rustflags = [\"--remap-path-prefix={root}=.\", \"--remap-path-prefix={home}=/cargo\"] (or RUSTFLAGS); or build with `cargo det-build`, which builds in a canonical root where these paths are the same on every machine; or set debug = false",
+                root = root.display()
+            )),
+        );
+    }
     Ok(())
+}
+
+/// Whether the project's cargo configuration or the environment passes
+/// `--remap-path-prefix` to rustc.
+fn remaps_paths(root: &Path) -> bool {
+    let in_env = [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+    ]
+    .iter()
+    .any(|v| std::env::var(v).is_ok_and(|f| f.contains("remap-path-prefix")));
+    in_env
+        || root.ancestors().any(|dir| {
+            ["config.toml", "config"].iter().any(|name| {
+                std::fs::read_to_string(dir.join(".cargo").join(name))
+                    .is_ok_and(|t| t.contains("remap-path-prefix"))
+            })
+        })
 }
 
 #[cfg(test)]

@@ -100,6 +100,10 @@ pub struct Report {
     pub hidden: u64,
     /// The threshold of the last [`Report::filter`] (the highest, if filtered several times).
     pub min_severity: Option<Severity>,
+    /// What was checked besides files, said in the summary (`1 cargo project: 12 packages,
+    /// 2 build scripts, 1 proc macro`, `45 compiler invocations in build.log`), so that "no
+    /// findings" never hides that nothing was looked at.
+    pub checked: Vec<String>,
 }
 
 impl Report {
@@ -117,6 +121,7 @@ impl Report {
             files_scanned,
             hidden: 0,
             min_severity: None,
+            checked: Vec::new(),
         }
     }
 

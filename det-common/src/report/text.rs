@@ -182,7 +182,17 @@ pub(super) fn summary_line(report: &Report) -> String {
             parts.join(", ")
         );
     }
-    let _ = write!(line, " in {} scanned", plural(s.files_scanned, "file"));
+    if s.files_scanned > 0 || report.checked.is_empty() {
+        let _ = write!(line, " in {} scanned", plural(s.files_scanned, "file"));
+    }
+    if !report.checked.is_empty() {
+        let sep = if s.files_scanned > 0 || report.checked.is_empty() {
+            ";"
+        } else {
+            " in"
+        };
+        let _ = write!(line, "{sep} {}", visible(&report.checked.join("; ")));
+    }
     if s.errors > 0 {
         let _ = write!(line, "; {}", plural(s.errors, "error"));
     }
