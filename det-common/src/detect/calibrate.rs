@@ -110,6 +110,20 @@ pub(crate) enum PathStrength {
 /// of `[a-z0-9_]` with a digit, or mixes digits into letters (not a name with a version
 /// at its end, `python3`), or mixes upper case into lower.
 fn looks_generated(comp: &str) -> bool {
+    // tempfile's `.tmpGvIjil`, mktemp's `tmp.k3J9xQa1b2`: a temporary-file prefix and six or
+    // more random letters and digits.
+    let rest = comp
+        .strip_prefix(".tmp")
+        .or_else(|| comp.strip_prefix("tmp."))
+        .or_else(|| comp.strip_prefix("tmp"));
+    if rest.is_some_and(|r| {
+        r.len() >= 6
+            && r.bytes().all(|b| b.is_ascii_alphanumeric())
+            && r.bytes()
+                .any(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    }) {
+        return true;
+    }
     comp.split(['-', '.']).any(|w| {
         let bytes = w.as_bytes();
         if bytes.len() < 6
