@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_build;
+mod bench_diff;
 mod bench_hash;
 mod bench_normalize;
 mod bench_shim;
@@ -24,8 +25,9 @@ jobs:
            det-scan finds in each, with the fix
   bench    measure det-scan's throughput beside BLAKE3 hashing, the shim's overhead, and
            cargo det-build beside cargo build (wall time from scratch; sccache hits across
-           two checkouts), and normalize beside strip-nondeterminism; `bench build` and
-           `bench normalize` run only those parts
+           two checkouts), normalize beside strip-nondeterminism, and cargo det-verify diff
+           beside diffoscope (wall time, peak memory); `bench build`, `bench normalize` and
+           `bench diff` run only those parts
   docs     regenerate docs/rules.md from the rules table
 ";
 
@@ -46,6 +48,7 @@ fn run() -> Result<()> {
         Some("bench") if args.get(1).map(String::as_str) == Some("normalize") => {
             bench_normalize::run(&ws)
         }
+        Some("bench") if args.get(1).map(String::as_str) == Some("diff") => bench_diff::run(&ws),
         Some("bench") => bench::run(&ws),
         Some("docs") => docs::run(&ws),
         Some("hash-tree") if args.len() == 2 => bench::hash_tree(Path::new(&args[1])),

@@ -154,7 +154,7 @@ fn text(r: &DiffReport, color: bool) -> String {
 const STYLE: &str = "\
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;background:#fff}
 h1{font-size:1.4em}summary{cursor:pointer;font-family:monospace;font-weight:bold;word-break:break-all}
-table{border-collapse:collapse;width:100%;table-layout:fixed}td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}
+table{border-collapse:collapse;width:100%;table-layout:fixed}td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 td.side{font-family:monospace;white-space:pre-wrap;word-break:break-all}
 .a{background:#fff0f0}.b{background:#f0fff0}.derived{color:#777}.cause{color:#a00}.fix{color:#064}
 .headline{font-size:1.15em;font-weight:bold}details{margin:.4em 0}details details{margin-left:1.2em}
