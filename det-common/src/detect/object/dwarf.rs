@@ -78,11 +78,19 @@ pub(super) fn detect(
     };
     let mut report = |rule: &'static str, s: &[u8], out: &mut Vec<Finding>| {
         let (section, offset) = locate(s);
-        out.push(Finding::new(
-            rules::get(rule),
-            loc.at(section, offset),
-            String::from_utf8_lossy(&s[..s.len().min(1024)]).into_owned(),
-        ));
+        let evidence = String::from_utf8_lossy(&s[..s.len().min(1024)]).into_owned();
+        let mut f = Finding::new(rules::get(rule), loc.at(section, offset), String::new());
+        if rule != "elf-comment" {
+            // The directory to remap, named (a cargo home, a checkout, a build root).
+            f = f.with_fix(crate::detect::fixes::path_fix(
+                &evidence,
+                crate::detect::calibrate::Content::Compiled,
+                crate::rules::Severity::High,
+                opts,
+            ));
+        }
+        f.evidence = evidence;
+        out.push(f);
     };
     if let Err(e) = walk(&dwarf, &mut report, out) {
         out.push(parse_error(
