@@ -143,6 +143,21 @@ pub struct ScanArgs {
         help_heading = "Scan"
     )]
     pub max_decompressed: u64,
+
+    /// The most decompressed data held at once by the whole scan (all nesting levels and
+    /// parallel jobs together), in MiB
+    #[arg(
+        long,
+        default_value_t = 2048,
+        value_name = "MIB",
+        help_heading = "Scan"
+    )]
+    pub max_memory: u64,
+
+    /// The largest ratio of decompressed to compressed size, for outputs over 1 MiB (bomb
+    /// protection)
+    #[arg(long, default_value_t = 1000, value_name = "N", help_heading = "Scan")]
+    pub max_ratio: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -16,7 +16,9 @@ fn main() -> ExitCode {
                 // Output cut short by `| head` is not an error (as ripgrep does).
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {}", message(&e));
+            // The chain quotes files det read (a Cargo.toml line, a manifest value): one escaping
+            // for all of it, line by line so that multi-line messages keep their shape.
+            eprintln!("error: {}", det_common::report::escape_lines(&message(&e)));
             ExitCode::from(2)
         }
     }

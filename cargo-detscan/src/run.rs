@@ -53,8 +53,10 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         limits: Limits {
             max_depth: args.max_depth,
             max_decompressed: args.max_decompressed.saturating_mul(1 << 20),
+            max_ratio: args.max_ratio.max(1),
             ..Limits::default()
-        },
+        }
+        .with_memory_budget(args.max_memory.saturating_mul(1 << 20)),
         build_roots: build_roots(&args.build_root, &cwd)?,
         cargo_home: cargo_home(),
         ..ScanOptions::default()
@@ -135,6 +137,13 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     }
 
     findings.retain(|f| !ignore.iter().any(|id| id == f.rule.id));
+    // A file det could not read completely (truncated, corrupt, cut at a limit, a det bug)
+    // was scanned only in part: its findings are reported, and the scan is incomplete.
+    let incomplete: Vec<(String, String)> = findings
+        .iter()
+        .filter(|f| f.rule.id == "parse-error")
+        .map(|f| (f.location.display_path(), f.evidence.clone()))
+        .collect();
     let mut report = Report::new(
         ToolInfo {
             name: "det-scan".into(),
@@ -191,6 +200,25 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         }
     }
 
+    if !incomplete.is_empty() {
+        const SHOWN: usize = 10;
+        for (file, message) in incomplete.iter().take(SHOWN) {
+            eprintln!(
+                "error: {}: not read completely: {}",
+                det_common::report::escape_terminal(file),
+                det_common::report::escape_terminal(message)
+            );
+        }
+        if incomplete.len() > SHOWN {
+            eprintln!(
+                "error: and {} more parse errors (see the report)",
+                incomplete.len() - SHOWN
+            );
+        }
+        eprintln!(
+            "error: the scan is incomplete: what could be read was scanned and is reported (`--ignore parse-error` accepts this)"
+        );
+    }
     if !report.errors.is_empty() {
         // A text report on the terminal lists the errors already: say them once.
         let shown_on_terminal = args.output.is_none()
@@ -203,6 +231,8 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
                 det_common::report::escape_terminal(&e.message)
             );
         }
+    }
+    if !report.errors.is_empty() || !incomplete.is_empty() {
         return Ok(ExitCode::from(2));
     }
     let failed = fails;

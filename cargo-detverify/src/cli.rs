@@ -117,6 +117,10 @@ pub struct CompareArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// The largest manifest read, in MiB (a FIFO or a device is never read without end)
+    #[arg(long, default_value_t = 512, value_name = "MIB")]
+    pub max_manifest_size: u64,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

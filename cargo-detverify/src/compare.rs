@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use det_common::hash::FileHash;
-use det_common::manifest::{Manifest, compare, read_manifest};
+use det_common::manifest::{Manifest, compare, read_manifest_limited};
 use serde::Serialize;
 
 use crate::cli::{CompareArgs, Format};
@@ -49,7 +49,10 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     let manifests: Vec<Manifest> = args
         .manifests
         .iter()
-        .map(|p| read_manifest(p).context("cannot read build manifest"))
+        .map(|p| {
+            read_manifest_limited(p, args.max_manifest_size.saturating_mul(1 << 20))
+                .context("cannot read build manifest")
+        })
         .collect::<anyhow::Result<_>>()?;
     let names: Vec<String> = args
         .manifests
@@ -62,8 +65,8 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     match args.format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &result)?;
-            writeln!(out)?;
+            // Terminal-safe: a manifest's strings can hold bidi or invisible characters.
+            out.write_all(det_common::report::terminal_safe_json(&result, 4096).as_bytes())?;
         }
         Format::Text => render_text(&mut out, &result)?,
     }
@@ -163,10 +166,13 @@ fn render_text(out: &mut impl Write, c: &Comparison) -> std::io::Result<()> {
         for (m, h) in c.manifests.iter().zip(&o.hashes) {
             let m = printable(m);
             match h {
+                // Hashes were checked to be hex when the manifest was read; escaped all the same.
                 Some(h) => writeln!(
                     out,
                     "  {m:<width$}  blake3 {}  sha256 {}  {} bytes",
-                    h.blake3, h.sha256, h.size
+                    printable(&h.blake3),
+                    printable(&h.sha256),
+                    h.size
                 )?,
                 None => writeln!(out, "  {m:<width$}  (missing)")?,
             }
@@ -195,18 +201,10 @@ fn render_text(out: &mut impl Write, c: &Comparison) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A string from a manifest made safe for a terminal: control characters (an escape
-/// sequence in a file name could rewrite the screen) are shown escaped.
+/// A string from a manifest made safe for a terminal: det's one escaping of controls, escape
+/// sequences, bidi and invisible characters.
 fn printable(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        if ch.is_control() {
-            out.extend(ch.escape_default());
-        } else {
-            out.push(ch);
-        }
-    }
-    out
+    det_common::report::escape_terminal(s).into_owned()
 }
 
 #[cfg(test)]
@@ -214,8 +212,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn control_characters_are_escaped() {
-        assert_eq!(printable("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
+    fn control_bidi_and_invisible_characters_are_escaped() {
+        assert_eq!(printable("a\u{1b}[2Jb\n"), "a\\x1b[2Jb\\n");
         assert_eq!(printable("ünïcode/ok"), "ünïcode/ok");
+        assert_eq!(printable("x\u{202e}y\u{2060}"), "x\\u{202e}y\\u{2060}");
     }
 }

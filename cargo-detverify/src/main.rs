@@ -20,7 +20,12 @@ fn main() -> ExitCode {
                 // Output cut short by `| head` is not an error (as ripgrep does).
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
+            // The chain quotes files det read (a Cargo.toml line, a manifest value): one escaping
+            // for all of it, line by line so that multi-line messages keep their shape.
+            eprintln!(
+                "error: {}",
+                det_common::report::escape_lines(&format!("{e:#}"))
+            );
             ExitCode::from(2)
         }
     }

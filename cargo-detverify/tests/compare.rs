@@ -158,7 +158,7 @@ fn malformed_or_missing_manifest_is_exit_2_naming_the_file() {
     let d = tempfile::tempdir().unwrap();
     let a = write(d.path(), "a.json", &manifest());
     let bad = d.path().join("bad.json");
-    std::fs::write(&bad, "{\"schema\": \"det-manifest/1\", \"outputs\": 3").unwrap();
+    std::fs::write(&bad, "{\"schema\": \"det-manifest/1\", \"outputs\": {").unwrap();
     let out = verify(&["compare".as_ref(), a.as_os_str(), bad.as_os_str()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty(), "nothing printed before the error");

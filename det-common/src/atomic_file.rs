@@ -5,12 +5,17 @@
 //! that is not a regular file (`-o /dev/null`, `/dev/stdout`, a FIFO) is written to
 //! directly, since replacing a device node with a regular file would break the system; and
 //! a symbolic link is followed, so the link stays a link and its target gets the content.
+//! A file that is replaced keeps its permission bits and, where the process may set them,
+//! its owner and group; where it may not, the file is rewritten in place rather than
+//! handed to another owner.
+//!
+//! A temp file is removed when det is stopped by SIGINT, SIGTERM or SIGHUP while writing
+//! it (the handler then ends the process with the signal's conventional status).
 
 use crate::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Write `bytes` to `path` as described in the module docs. The file gets mode 0644.
 /// tempfile's errors name the temporary file (`.det-iQHezq.tmp`), which the user never
 /// asked for and which does not exist: keep the operating system's error only.
 fn without_temp_path(e: std::io::Error) -> std::io::Error {
@@ -21,19 +26,15 @@ fn without_temp_path(e: std::io::Error) -> std::io::Error {
     }
 }
 
+/// Write `bytes` to `path` as described in the module docs. A new file gets mode 0644.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     let target = follow_links(path)?;
-    match std::fs::metadata(&target) {
+    let existing = match std::fs::metadata(&target) {
         Ok(m) if m.is_dir() => return Err(Error::invalid(path, "is a directory")),
-        Ok(m) if !m.is_file() => {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&target)
-                .map_err(|e| Error::io(path, e))?;
-            return f.write_all(bytes).map_err(|e| Error::io(path, e));
-        }
-        _ => {}
-    }
+        Ok(m) if !m.is_file() => return write_in_place(path, &target, bytes),
+        Ok(m) => Some(m),
+        Err(_) => None,
+    };
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -43,15 +44,27 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
         .suffix(".tmp")
         .tempfile_in(&dir)
         .map_err(|e| Error::io(path, without_temp_path(e)))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    // The temp file is created 0600; det's outputs are meant to be read by others.
+    let _guard = on_signal::remove(tmp.path());
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        // The temp file is created 0600; det's outputs are meant to be read by others, and a
+        // file that is replaced keeps its mode.
+        let mode = existing.as_ref().map_or(0o644, |m| m.mode() & 0o7777);
         tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(|e| Error::io(path, e))?;
+        if let Some(m) = &existing
+            && (m.uid() != tmp.as_file().metadata().map_or(u32::MAX, |t| t.uid())
+                || m.gid() != tmp.as_file().metadata().map_or(u32::MAX, |t| t.gid()))
+            && std::os::unix::fs::fchown(tmp.as_file(), Some(m.uid()), Some(m.gid())).is_err()
+        {
+            // Replacing it would give the file to us: rewrite it in place instead.
+            drop(tmp);
+            return write_in_place(path, &target, bytes);
+        }
     }
+    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     // On error the temp file is dropped, which deletes it.
     tmp.persist(&target).map_err(|e| Error::io(path, e.error))?;
@@ -62,6 +75,105 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Write into the existing file (a device, a FIFO, or a file det may not give away).
+fn write_in_place(path: &Path, target: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(std::fs::metadata(target).is_ok_and(|m| m.is_file()))
+        .open(target)
+        .map_err(|e| Error::io(path, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(path, e))
+}
+
+/// Removing temp files when a signal stops the process.
+mod on_signal {
+    use std::ffi::CString;
+    use std::path::Path;
+    use std::sync::Once;
+    use std::sync::atomic::{AtomicPtr, Ordering};
+
+    /// Temp files being written, as C strings (read by the signal handler, which may only
+    /// call async-signal-safe functions: `unlink`, `signal`, `raise`).
+    static SLOTS: [AtomicPtr<libc::c_char>; 16] =
+        [const { AtomicPtr::new(std::ptr::null_mut()) }; 16];
+
+    /// Unregisters its path when dropped (after the rename, or after an error removed it).
+    pub(super) struct Registered(Option<usize>);
+
+    impl Drop for Registered {
+        fn drop(&mut self) {
+            // The C string is leaked on purpose: the handler may be reading it right now.
+            if let Some(i) = self.0 {
+                SLOTS[i].store(std::ptr::null_mut(), Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Have `path` removed if SIGINT, SIGTERM or SIGHUP arrives before the guard drops.
+    pub(super) fn remove(path: &Path) -> Registered {
+        #[cfg(unix)]
+        {
+            static INSTALL: Once = Once::new();
+            INSTALL.call_once(install);
+            use std::os::unix::ffi::OsStrExt;
+            let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
+                return Registered(None);
+            };
+            let raw = c.into_raw();
+            for (i, slot) in SLOTS.iter().enumerate() {
+                if slot
+                    .compare_exchange(
+                        std::ptr::null_mut(),
+                        raw,
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    )
+                    .is_ok()
+                {
+                    return Registered(Some(i));
+                }
+            }
+        }
+        Registered(None)
+    }
+
+    #[cfg(unix)]
+    fn install() {
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            // SAFETY: `handler` only calls async-signal-safe functions. A signal the process
+            // ignores (nohup) stays ignored.
+            unsafe {
+                let mut old: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(sig, std::ptr::null(), &mut old);
+                if old.sa_sigaction == libc::SIG_IGN {
+                    continue;
+                }
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = handler as extern "C" fn(libc::c_int) as usize;
+                libc::sigemptyset(&mut sa.sa_mask);
+                libc::sigaction(sig, &sa, std::ptr::null_mut());
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    extern "C" fn handler(sig: libc::c_int) {
+        for slot in &SLOTS {
+            let p = slot.load(Ordering::SeqCst);
+            if !p.is_null() {
+                // SAFETY: a leaked, never freed, NUL-terminated string.
+                unsafe { libc::unlink(p) };
+            }
+        }
+        // SAFETY: restore the default action and re-raise, so the process ends as the
+        // signal would have ended it (status 128 + signal for a shell).
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+            libc::raise(sig);
+        }
+    }
 }
 
 /// The path a chain of symbolic links ends at (which need not exist yet).
@@ -179,6 +291,22 @@ mod tests {
                 .file_type()
                 .is_char_device()
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_written_through_a_symlink_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("private.sarif");
+        std::fs::write(&target, b"old").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let link = dir.path().join("r.sarif");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        write(&link, b"new").unwrap();
+        let m = std::fs::metadata(&target).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
     }
 
     #[test]

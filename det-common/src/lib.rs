@@ -15,6 +15,7 @@ pub mod env;
 pub mod error;
 pub mod finding;
 pub mod hash;
+pub mod input;
 pub mod manifest;
 pub mod normalize;
 pub mod project;

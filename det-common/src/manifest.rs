@@ -21,7 +21,7 @@ pub const SCHEMA: &str = "det-manifest/1";
 
 /// Manifests larger than this are refused rather than read into memory: a million
 /// outputs take about 250 MB.
-const MAX_MANIFEST_BYTES: u64 = 512 << 20;
+pub const MAX_MANIFEST_BYTES: u64 = 512 << 20;
 
 /// A build manifest. Every map is a `BTreeMap` and the fields are declared in
 /// alphabetical order, so every key of the JSON is sorted (a test checks it).
@@ -91,42 +91,157 @@ impl Manifest {
     /// version is reported as such rather than as a missing field. `path` names the
     /// source in errors.
     pub fn from_json(bytes: &[u8], path: &Path) -> Result<Manifest> {
-        let value: serde_json::Value = serde_json::from_slice(bytes)
-            .map_err(|e| Error::invalid(path, format!("not valid JSON: {e}")))?;
-        match value.get("schema") {
-            Some(serde_json::Value::String(s)) if s == SCHEMA => {}
-            Some(serde_json::Value::String(s)) => {
+        Manifest::from_reader(bytes, path)
+    }
+
+    /// [`Manifest::from_json`] streaming from a reader: the JSON is never held whole, nor
+    /// as a `serde_json::Value` (a 500 MB manifest took 11 GiB that way).
+    pub fn from_reader<R: std::io::Read>(reader: R, path: &Path) -> Result<Manifest> {
+        // Every field optional, so that the schema is judged before anything else is missed.
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            build: BTreeMap<String, String>,
+            #[serde(default)]
+            canonical_root: Option<crate::build::RootMode>,
+            #[serde(default)]
+            closure: Option<String>,
+            env: Option<BTreeMap<String, String>>,
+            flags: Option<BTreeMap<String, Vec<String>>>,
+            inputs: Option<BTreeMap<String, String>>,
+            outputs: Option<BTreeMap<String, FileHash>>,
+            schema: Option<String>,
+            source_date_epoch: Option<SourceDateEpoch>,
+            toolchains: Option<BTreeMap<String, Toolchain>>,
+            umask: Option<String>,
+        }
+        use std::io::BufRead;
+        let mut reader = std::io::BufReader::new(reader);
+        // A document that is not a JSON object cannot be a manifest of any version.
+        loop {
+            let buf = reader.fill_buf().map_err(|e| Error::io(path, e))?;
+            let Some(&first) = buf.first() else { break };
+            if first.is_ascii_whitespace() {
+                reader.consume(1);
+                continue;
+            }
+            if first != b'{' && (first == b'[' || first == b'"' || first.is_ascii_digit()) {
                 return Err(Error::invalid(
                     path,
-                    format!("unsupported manifest schema {s:?} (expected {SCHEMA:?})"),
+                    format!("not a det manifest: no \"schema\": {SCHEMA:?} field"),
                 ));
             }
-            _ => {
+            break;
+        }
+        let raw: Raw = serde_json::from_reader(reader).map_err(|e| match e.classify() {
+            serde_json::error::Category::Io => Error::invalid(path, e.to_string()),
+            serde_json::error::Category::Data => {
+                Error::invalid(path, format!("malformed {SCHEMA} manifest: {e}"))
+            }
+            _ => Error::invalid(path, format!("not valid JSON: {e}")),
+        })?;
+        match raw.schema.as_deref() {
+            Some(SCHEMA) => {}
+            Some(s) => {
+                return Err(Error::invalid(
+                    path,
+                    format!(
+                        "unsupported manifest schema {} (expected {SCHEMA:?})",
+                        crate::report::escape::quoted(s)
+                    ),
+                ));
+            }
+            None => {
                 return Err(Error::invalid(
                     path,
                     format!("not a det manifest: no \"schema\": {SCHEMA:?} field"),
                 ));
             }
         }
-        serde_json::from_value(value)
-            .map_err(|e| Error::invalid(path, format!("malformed {SCHEMA} manifest: {e}")))
+        let missing = |field: &str| {
+            Error::invalid(
+                path,
+                format!("malformed {SCHEMA} manifest: missing field `{field}`"),
+            )
+        };
+        let manifest = Manifest {
+            build: raw.build,
+            canonical_root: raw.canonical_root,
+            closure: raw.closure,
+            env: raw.env.ok_or_else(|| missing("env"))?,
+            flags: raw.flags.ok_or_else(|| missing("flags"))?,
+            inputs: raw.inputs.ok_or_else(|| missing("inputs"))?,
+            outputs: raw.outputs.ok_or_else(|| missing("outputs"))?,
+            schema: SCHEMA.to_owned(),
+            source_date_epoch: raw
+                .source_date_epoch
+                .ok_or_else(|| missing("source_date_epoch"))?,
+            toolchains: raw.toolchains.ok_or_else(|| missing("toolchains"))?,
+            umask: raw.umask.ok_or_else(|| missing("umask"))?,
+        };
+        manifest.check_hashes().map_err(|message| {
+            Error::invalid(path, format!("malformed {SCHEMA} manifest: {message}"))
+        })?;
+        Ok(manifest)
+    }
+
+    /// Every hash is lowercase hex of its algorithm's length (BLAKE3 and SHA-256: 64
+    /// digits), so that what is compared and printed is a hash and nothing else.
+    fn check_hashes(&self) -> std::result::Result<(), String> {
+        let hex64 =
+            |v: &str| v.len() == 64 && v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let bad = |what: String, v: &str| {
+            format!(
+                "{what} is not a 64-digit lowercase hex hash: {}",
+                crate::report::escape::quoted(&crate::report::escape::bounded(v, 80))
+            )
+        };
+        for (path, h) in &self.outputs {
+            let path = crate::report::escape::quoted(path);
+            if !hex64(&h.blake3) {
+                return Err(bad(format!("outputs.{path}.blake3"), &h.blake3));
+            }
+            if !hex64(&h.sha256) {
+                return Err(bad(format!("outputs.{path}.sha256"), &h.sha256));
+            }
+        }
+        for (name, v) in &self.inputs {
+            if !hex64(v) {
+                return Err(bad(
+                    format!("inputs.{}", crate::report::escape::quoted(name)),
+                    v,
+                ));
+            }
+        }
+        for (name, t) in &self.toolchains {
+            if !hex64(&t.id) {
+                return Err(bad(
+                    format!("toolchains.{}.id", crate::report::escape::quoted(name)),
+                    &t.id,
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
-/// Read a manifest file.
+/// Read a manifest file (a FIFO too), streaming and bounded: devices are refused, and more
+/// than [`MAX_MANIFEST_BYTES`] is an error whatever the file's metadata says.
 pub fn read_manifest(path: &Path) -> Result<Manifest> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if meta.len() > MAX_MANIFEST_BYTES {
-        return Err(Error::invalid(
-            path,
-            format!(
-                "{} bytes, more than a manifest can be ({MAX_MANIFEST_BYTES})",
-                meta.len()
-            ),
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    Manifest::from_json(&bytes, path)
+    read_manifest_limited(path, MAX_MANIFEST_BYTES)
+}
+
+/// [`read_manifest`] with another bound than [`MAX_MANIFEST_BYTES`] (`--max-manifest-size`).
+pub fn read_manifest_limited(path: &Path, limit: u64) -> Result<Manifest> {
+    let file = crate::input::open(path)?;
+    Manifest::from_reader(
+        crate::input::Limited::new(
+            file,
+            limit,
+            "a manifest (raise it with --max-manifest-size)",
+        ),
+        path,
+    )
 }
 
 /// Write a manifest atomically: the JSON goes to a temp file in the same directory,

@@ -621,6 +621,14 @@ pub static RULES: &[Rule] = &[
         fix: "check that the file is complete; if it is valid, report it to det with the file",
         reference: "https://github.com/det-rs/det/issues",
     },
+    Rule {
+        id: "findings-capped",
+        category: Category::ParseError,
+        severity: Severity::Info,
+        message: "more findings than det lists for one file or section; the first ones are listed and the rest counted",
+        fix: "fix the listed findings and scan again; the count says how many more there are",
+        reference: "https://github.com/det-rs/det/issues",
+    },
 ];
 
 /// The rule with this id, if det knows it.

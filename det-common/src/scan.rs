@@ -38,8 +38,10 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
             && let Ok(meta) = std::fs::metadata(root)
             && meta.is_file()
         {
+            // Opened at its target: the open itself never follows a link (`Bytes::map_file`).
+            let path = std::fs::canonicalize(root).unwrap_or_else(|_| root.clone());
             targets.push(ScanTarget {
-                path: root.clone(),
+                path,
                 display: root_display,
                 size: meta.len(),
             });
@@ -61,7 +63,7 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
                 Err(e) => {
                     let path = e
                         .path()
-                        .map(|p| p.display().to_string())
+                        .map(|p| display_path(p.as_os_str()))
                         .unwrap_or_else(|| root_display.clone());
                     let message = if e.loop_ancestor().is_some() {
                         "symbolic link loop; not followed".to_owned()
@@ -89,7 +91,7 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
                 Ok(m) => m.len(),
                 Err(e) => {
                     errors.push(WalkError {
-                        path: entry.path().display().to_string(),
+                        path: display_path(entry.path().as_os_str()),
                         message: e.to_string(),
                     });
                     continue;
@@ -99,8 +101,28 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
                 Ok(rel) if !rel.as_os_str().is_empty() => join_display(&root_display, rel),
                 _ => root_display.clone(),
             };
+            // A link the user asked to follow (`-L`, or named as a root) is opened at its
+            // target: the open itself never follows a link (see `Bytes::map_file`).
+            let is_link = entry.path_is_symlink()
+                || (entry.depth() == 0
+                    && std::fs::symlink_metadata(entry.path())
+                        .is_ok_and(|m| m.file_type().is_symlink()));
+            let path = if is_link {
+                match std::fs::canonicalize(entry.path()) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        errors.push(WalkError {
+                            path: display,
+                            message: e.to_string(),
+                        });
+                        continue;
+                    }
+                }
+            } else {
+                entry.into_path()
+            };
             targets.push(ScanTarget {
-                path: entry.into_path(),
+                path,
                 display,
                 size,
             });
@@ -123,7 +145,7 @@ fn is_vcs_dir(e: &walkdir::DirEntry) -> bool {
 }
 
 fn display_root(root: &Path) -> String {
-    let s = root.to_string_lossy().replace('\\', "/");
+    let s = display_path(root.as_os_str());
     let trimmed = s.trim_end_matches('/');
     if trimmed.is_empty() {
         "/".to_owned()
@@ -133,7 +155,7 @@ fn display_root(root: &Path) -> String {
 }
 
 fn join_display(root: &str, rel: &Path) -> String {
-    let rel = rel.to_string_lossy().replace('\\', "/");
+    let rel = display_path(rel.as_os_str());
     if root == "." {
         rel
     } else if root == "/" {
@@ -143,19 +165,56 @@ fn join_display(root: &str, rel: &Path) -> String {
     }
 }
 
+/// A path as reports show it: distinct for every distinct path. A backslash is escaped as
+/// `\\` (a file named `a\b` is not the file `a/b`), and each byte that is not UTF-8 as
+/// `\xNN` (two names that differ only in invalid bytes do not both read as U+FFFD).
+pub fn display_path(p: &std::ffi::OsStr) -> String {
+    let bytes = p.as_encoded_bytes();
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '\\' {
+                out.push_str("\\\\");
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
 /// Scan one file: open (memory-mapped), detect its format, run the detectors over it and
 /// everything inside it. Errors only when the file cannot be opened at all.
+///
+/// The detectors of one file run behind a panic boundary: a bug that panics on some input
+/// becomes a `parse-error` finding for that file (with what was found before it), and the
+/// scan of the other files goes on.
 pub fn scan_file(target: &ScanTarget, opts: &ScanOptions) -> crate::Result<Vec<Finding>> {
     let node = Node::open(&target.path)?;
+    let opts = opts.for_file();
+    let loc = Location::file(target.display.clone());
     let mut out = Vec::new();
-    scan_node(
-        &node,
-        &Location::file(target.display.clone()),
-        None,
-        opts,
-        0,
-        &mut out,
-    );
+    let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        scan_node(&node, &loc, None, &opts, 0, &mut out)
+    }));
+    if let Err(payload) = scanned {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned());
+        out.push(Finding::new(
+            crate::rules::get("parse-error"),
+            loc.clone(),
+            format!(
+                "det bug: the scan of this file panicked ({what}); the findings before the panic are listed. Please report it with the file"
+            ),
+        ));
+    }
+    opts.finish_file(&loc, &mut out);
     out.sort();
     out.dedup();
     Ok(out)
@@ -234,6 +293,30 @@ mod tests {
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(targets.len(), 1);
         assert!(targets[0].display.ends_with("/l"), "{targets:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn reported_paths_are_distinct_and_escaped() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        std::fs::write(dir.path().join("a/b"), b"clean").unwrap();
+        std::fs::write(dir.path().join("a\\b"), b"other").unwrap();
+        let bad = std::ffi::OsStr::from_bytes(b"x\xff\xfe.bin");
+        std::fs::write(dir.path().join(bad), b"z").unwrap();
+        let (targets, _) = walk(&[dir.path().to_path_buf()], false);
+        let rd = display_root(dir.path());
+        let names: Vec<String> = targets
+            .iter()
+            .map(|t| {
+                t.display
+                    .strip_prefix(&format!("{rd}/"))
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(names, ["a/b", "a\\\\b", "x\\xff\\xfe.bin"]);
     }
 
     #[cfg(unix)]

@@ -75,21 +75,22 @@ fn bombs_stop_at_the_limits_with_bounded_memory() {
         errors("bomb.gz"),
         vec![(
             vec![],
-            "compression ratio above 1000:1: possible zip bomb".to_string()
+            "gzip stream cut at 1 MiB of output: compression ratio above 1000:1: possible zip bomb (raise the limit with --max-ratio); the part before the cut was scanned".to_string()
         )]
     );
     assert_eq!(
         errors("bomb.zip"),
         vec![(
             vec!["zeros.bin".to_string()],
-            "decompressed size exceeds 1 GiB limit".to_string()
+            "decompressed size exceeds the 1 GiB limit (raise it with --max-decompressed)"
+                .to_string()
         )]
     );
     assert_eq!(
         errors("liar.zip"),
         vec![(
             vec!["zeros.bin".to_string()],
-            "compression ratio above 1000:1: possible zip bomb".to_string()
+            "entry cut at 1 MiB of output: compression ratio above 1000:1: possible zip bomb (raise the limit with --max-ratio); the part before the cut was scanned".to_string()
         )]
     );
     let peak = peak_rss_kib();

@@ -1,5 +1,6 @@
 //! [`Bytes`]: cheap-to-clone content of a node, backed by a memory map or an owned buffer.
 
+use super::budget::Reservation;
 use memmap2::Mmap;
 use std::fs::File;
 use std::ops::{Deref, Range};
@@ -10,6 +11,8 @@ use std::sync::Arc;
 enum Backing {
     Mapped(Mmap),
     Owned(Vec<u8>),
+    /// Decompressed data, holding its share of the scan's memory budget until dropped.
+    Budgeted(Vec<u8>, #[allow(dead_code)] Reservation),
 }
 
 /// A range of a memory-mapped file or of an owned buffer. Cloning and slicing never copy.
@@ -28,13 +31,47 @@ impl Bytes {
         }
     }
 
+    /// A decompressed buffer and the budget it holds (given back when the last clone drops).
+    pub(crate) fn from_budgeted(v: Vec<u8>, reservation: Reservation) -> Bytes {
+        let len = v.len();
+        Bytes {
+            backing: Arc::new(Backing::Budgeted(v, reservation)),
+            range: 0..len,
+        }
+    }
+
     /// Memory-map a file read-only. Empty files get an empty buffer (mmap rejects them).
+    ///
+    /// The file is opened without following a symbolic link and without blocking
+    /// (`O_NOFOLLOW | O_NONBLOCK`), and the opened descriptor must be a regular file: a file
+    /// swapped for a symlink or a FIFO between the walk and the open is reported, never
+    /// followed out of the tree nor waited on.
     pub fn map_file(path: &Path) -> crate::Result<Bytes> {
-        let file = File::open(path).map_err(|e| crate::Error::io(path, e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| crate::Error::io(path, e))?
-            .len();
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
+        }
+        let file: File = options.open(path).map_err(|e| {
+            #[cfg(unix)]
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                return crate::Error::invalid(
+                    path,
+                    "is a symbolic link (replaced since the directory walk?); not followed",
+                );
+            }
+            crate::Error::io(path, e)
+        })?;
+        let meta = file.metadata().map_err(|e| crate::Error::io(path, e))?;
+        if !meta.is_file() {
+            return Err(crate::Error::invalid(
+                path,
+                "is not a regular file (a FIFO, device, socket or directory; replaced since the directory walk?); not read",
+            ));
+        }
+        let len = meta.len();
         if len == 0 {
             return Ok(Bytes::from_vec(Vec::new()));
         }
@@ -99,7 +136,7 @@ impl Deref for Bytes {
     fn deref(&self) -> &[u8] {
         let all: &[u8] = match &*self.backing {
             Backing::Mapped(m) => m,
-            Backing::Owned(v) => v,
+            Backing::Owned(v) | Backing::Budgeted(v, _) => v,
         };
         &all[self.range.clone()]
     }
@@ -135,5 +172,31 @@ mod tests {
         assert_eq!(&*Bytes::map_file(&p).unwrap(), b"abc");
         let err = Bytes::map_file(&dir.path().join("missing")).unwrap_err();
         assert!(err.to_string().contains("missing"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_and_fifos_are_refused_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, b"/home/alice/.ssh/id_ed25519").unwrap();
+        let link = dir.path().join("swapped");
+        std::os::unix::fs::symlink(&secret, &link).unwrap();
+        let err = Bytes::map_file(&link).unwrap_err().to_string();
+        assert!(
+            err.contains("symbolic link") && err.contains("swapped"),
+            "{err}"
+        );
+        let fifo = dir.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        // Without O_NONBLOCK this open would wait for a writer for ever.
+        let err = Bytes::map_file(&fifo).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
     }
 }

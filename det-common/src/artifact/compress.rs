@@ -13,17 +13,19 @@
 //! 1 MiB). The buffer never grows past the absolute limit plus one read chunk.
 
 use super::Bytes;
+use super::budget::{FileBudget, Reservation};
 use super::{ChildError, Format, Limits, Meta, MetaKey, Node, NodeKind};
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, Read, Write};
+use std::sync::Arc;
 
 /// Outputs up to this size are never refused for their ratio (tiny files compress very well).
 const RATIO_FLOOR: u64 = 1 << 20;
 const CHUNK: usize = 64 * 1024;
 
 /// `1 GiB`, `512 MiB`, or a byte count: how limits are named in messages.
-pub(crate) fn human_size(n: u64) -> String {
+pub fn human_size(n: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
     for (unit, name) in UNITS {
         if n >= unit && n % unit == 0 {
@@ -41,6 +43,8 @@ pub(crate) struct Budget {
     max: u64,
     ratio: u64,
     consumed: Cell<u64>,
+    /// The scan-wide memory budget the output buffer draws from.
+    memory: Arc<FileBudget>,
 }
 
 impl Budget {
@@ -49,6 +53,15 @@ impl Budget {
             max: limits.max_decompressed,
             ratio: limits.max_ratio,
             consumed: Cell::new(0),
+            memory: Arc::clone(&limits.memory),
+        }
+    }
+
+    /// An empty output buffer drawing from this budget's memory.
+    pub(crate) fn buffer(&self) -> BoundedBuf {
+        BoundedBuf {
+            buf: Vec::new(),
+            reservation: Reservation::new(&self.memory),
         }
     }
 
@@ -56,13 +69,13 @@ impl Budget {
     pub(crate) fn check_sizes(&self, out: u64, input: u64) -> Result<(), String> {
         if out > self.max {
             return Err(format!(
-                "decompressed size exceeds {} limit",
+                "decompressed size exceeds the {} limit (raise it with --max-decompressed)",
                 human_size(self.max)
             ));
         }
         if out > RATIO_FLOOR && out > input.saturating_mul(self.ratio) {
             return Err(format!(
-                "compression ratio above {}:1: possible zip bomb",
+                "compression ratio above {}:1: possible zip bomb (raise the limit with --max-ratio)",
                 self.ratio
             ));
         }
@@ -114,18 +127,55 @@ impl<R: BufRead> BufRead for Counted<'_, R> {
     }
 }
 
+/// Decompressed output: a buffer whose allocation is reserved from the scan's memory budget
+/// as it grows with what the decoder produces (never on what a header claims).
+#[derive(Debug)]
+pub(crate) struct BoundedBuf {
+    buf: Vec<u8>,
+    reservation: Reservation,
+}
+
+impl std::ops::Deref for BoundedBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl BoundedBuf {
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// The content as a plain vector (its reservation is given back).
+    pub(crate) fn into_vec(self) -> Vec<u8> {
+        self.buf
+    }
+
+    /// The content as node data; the reservation goes with it.
+    pub(crate) fn into_bytes(self) -> Bytes {
+        Bytes::from_budgeted(self.buf, self.reservation)
+    }
+}
+
 /// Why a bounded decompression stopped.
 #[derive(Debug)]
 pub(crate) enum InflateError {
-    /// A limit was hit; the message names it.
-    Limit(String),
+    /// A limit was hit; the message names it. The output up to the limit is kept.
+    Limit(String, BoundedBuf),
     /// The stream is corrupt or truncated; the partial output is kept.
-    Corrupt(String, Vec<u8>),
+    Corrupt(String, BoundedBuf),
 }
 
-/// Append `data` to `buf`, growing by half its size at most and never past the budget's
-/// cap, so that a buffer near the limit does not double to twice the limit.
-fn push_bounded(buf: &mut Vec<u8>, data: &[u8], budget: &Budget) -> Result<(), String> {
+/// Append `data` to `out`, growing by half its size at most and never past the budget's
+/// cap, so that a buffer near the limit does not double to twice the limit. Growth is
+/// reserved from the scan's memory budget first.
+fn push_bounded(out: &mut BoundedBuf, data: &[u8], budget: &Budget) -> Result<(), String> {
+    let buf = &mut out.buf;
     let new_len = buf.len() + data.len();
     budget.check(new_len as u64)?;
     if new_len > buf.capacity() {
@@ -136,38 +186,63 @@ fn push_bounded(buf: &mut Vec<u8>, data: &[u8], budget: &Budget) -> Result<(), S
             .unwrap_or(usize::MAX)
             .saturating_add(CHUNK)
             .max(new_len);
-        buf.reserve_exact(grown.min(cap) - buf.len());
+        let target = grown.min(cap);
+        out.reservation.resize(target as u64)?;
+        buf.reserve_exact(target - buf.len());
     }
     buf.extend_from_slice(data);
     Ok(())
 }
 
 /// Read `r` to its end into a buffer bounded by `budget`.
-pub(crate) fn read_bounded<R: Read>(mut r: R, budget: &Budget) -> Result<Vec<u8>, InflateError> {
-    let mut out = Vec::new();
-    read_bounded_into(&mut r, &mut out, budget)?;
-    Ok(out)
+pub(crate) fn read_bounded<R: Read>(mut r: R, budget: &Budget) -> Result<BoundedBuf, InflateError> {
+    let mut out = budget.buffer();
+    match read_bounded_into(&mut r, &mut out, budget) {
+        Ok(()) => Ok(out),
+        Err(e) => Err(e.with_output(out)),
+    }
 }
 
+impl InflateError {
+    /// The error with `out` as the partial output.
+    fn with_output(self, out: BoundedBuf) -> InflateError {
+        match self {
+            InflateError::Limit(m, _) => InflateError::Limit(m, out),
+            InflateError::Corrupt(m, _) => InflateError::Corrupt(m, out),
+        }
+    }
+
+    fn take(e: (String, bool), budget: &Budget) -> InflateError {
+        if e.1 {
+            InflateError::Limit(e.0, budget.buffer())
+        } else {
+            InflateError::Corrupt(e.0, budget.buffer())
+        }
+    }
+}
+
+/// Read `r` to its end, appending to `out`. On error the output so far stays in `out`; the
+/// error's own buffer is empty (see [`InflateError::with_output`]).
 fn read_bounded_into<R: Read>(
     r: &mut R,
-    out: &mut Vec<u8>,
+    out: &mut BoundedBuf,
     budget: &Budget,
 ) -> Result<(), InflateError> {
     let mut chunk = vec![0u8; CHUNK];
     loop {
         match r.read(&mut chunk) {
             Ok(0) => return Ok(()),
-            Ok(n) => push_bounded(out, &chunk[..n], budget).map_err(InflateError::Limit)?,
+            Ok(n) => push_bounded(out, &chunk[..n], budget)
+                .map_err(|m| InflateError::take((m, true), budget))?,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(InflateError::Corrupt(e.to_string(), std::mem::take(out))),
+            Err(e) => return Err(InflateError::take((e.to_string(), false), budget)),
         }
     }
 }
 
 /// A writer into a bounded buffer, for decoders that push output (lzma-rs).
 struct BoundedWriter<'b> {
-    buf: Vec<u8>,
+    buf: BoundedBuf,
     budget: &'b Budget,
     limit_hit: Option<String>,
 }
@@ -266,17 +341,17 @@ pub(crate) fn gzip_header(d: &[u8]) -> Result<GzipHeader, String> {
 struct GzipStream {
     first: Option<GzipHeader>,
     members: u64,
-    out: Vec<u8>,
+    out: BoundedBuf,
     error: Option<String>,
 }
 
-/// Decompress every member of a (multi-member) gzip file into one bounded buffer.
-fn inflate_gzip(d: &[u8], limits: &Limits) -> Result<GzipStream, String> {
-    let budget = Budget::new(limits);
+/// Decompress every member of a (multi-member) gzip file into one bounded buffer. A limit or
+/// a corrupt member stops it; what was decompressed before is kept (and scanned).
+fn inflate_gzip(d: &[u8], budget: &Budget) -> GzipStream {
     let mut s = GzipStream {
         first: None,
         members: 0,
-        out: Vec::new(),
+        out: budget.buffer(),
         error: None,
     };
     let mut pos = 0usize;
@@ -293,7 +368,7 @@ fn inflate_gzip(d: &[u8], limits: &Limits) -> Result<GzipStream, String> {
                 } else {
                     format!("trailing data at offset {pos} after the gzip stream: {e}")
                 });
-                return Ok(s);
+                return s;
             }
         };
         pos += header.len;
@@ -302,38 +377,43 @@ fn inflate_gzip(d: &[u8], limits: &Limits) -> Result<GzipStream, String> {
         }
         let start = s.out.len();
         let mut dec = flate2::bufread::DeflateDecoder::new(budget.reader(&d[pos..]));
-        match read_bounded_into(&mut dec, &mut s.out, &budget) {
+        match read_bounded_into(&mut dec, &mut s.out, budget) {
             Ok(()) => {}
-            Err(InflateError::Limit(msg)) => return Err(msg),
-            Err(InflateError::Corrupt(msg, partial)) => {
-                s.out = partial;
+            Err(InflateError::Limit(msg, _)) => {
+                s.error = Some(format!(
+                    "gzip stream cut at {} of output: {msg}; the part before the cut was scanned",
+                    human_size(s.out.len() as u64)
+                ));
+                return s;
+            }
+            Err(InflateError::Corrupt(msg, _)) => {
                 s.error = Some(format!("corrupt gzip member at offset {pos}: {msg}"));
-                return Ok(s);
+                return s;
             }
         }
         pos += dec.total_in() as usize;
         let Some(trailer) = d.get(pos..pos + 8) else {
             s.error = Some("truncated gzip stream (member ends without its trailer)".into());
-            return Ok(s);
+            return s;
         };
         let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
         let mut actual = flate2::Crc::new();
-        actual.update(&s.out[start..]);
+        actual.update(&s.out.as_slice()[start..]);
         if actual.sum() != crc {
             s.error = Some(format!(
                 "gzip member CRC mismatch (stored {crc:08x}, computed {:08x}): corrupt or truncated",
                 actual.sum()
             ));
-            return Ok(s);
+            return s;
         }
         pos += 8;
         s.members += 1;
     }
-    Ok(s)
+    s
 }
 
-fn stream_node(name: &str, out: Vec<u8>, meta: BTreeMap<MetaKey, Meta>) -> Node {
-    let mut node = Node::new(name, Bytes::from_vec(out)).with_kind(NodeKind::Stream);
+fn stream_node(name: &str, out: BoundedBuf, meta: BTreeMap<MetaKey, Meta>) -> Node {
+    let mut node = Node::new(name, out.into_bytes()).with_kind(NodeKind::Stream);
     node.meta = meta;
     node
 }
@@ -361,77 +441,107 @@ fn container_error(message: String) -> ChildError {
     }
 }
 
+/// The stream (what could be decompressed) and, when it stopped early, why.
+fn stream_and_error(
+    name: &str,
+    what: &str,
+    result: Result<BoundedBuf, InflateError>,
+) -> Vec<Result<Node, ChildError>> {
+    match result {
+        Ok(out) => vec![Ok(stream_node(name, out, BTreeMap::new()))],
+        Err(InflateError::Limit(msg, partial)) => {
+            let cut = human_size(partial.len() as u64);
+            vec![
+                Ok(stream_node(name, partial, BTreeMap::new())),
+                Err(container_error(format!(
+                    "{what} stream cut at {cut} of output: {msg}; the part before the cut was scanned"
+                ))),
+            ]
+        }
+        Err(InflateError::Corrupt(msg, partial)) => vec![
+            Ok(stream_node(name, partial, BTreeMap::new())),
+            Err(container_error(format!("corrupt {what} stream: {msg}"))),
+        ],
+    }
+}
+
 fn decompress(node: &Node, limits: &Limits) -> Vec<Result<Node, ChildError>> {
     let d: &[u8] = &node.data;
     let budget = Budget::new(limits);
     match node.format {
-        Format::Gzip => match inflate_gzip(d, limits) {
-            Err(limit) => vec![Err(container_error(limit))],
-            Ok(s) => {
-                let mut v = Vec::new();
-                if let Some(h) = &s.first {
-                    let mut meta = BTreeMap::new();
-                    meta.insert(MetaKey::Mtime, Meta::Int(h.mtime.into()));
-                    if let Some(f) = &h.fname {
-                        meta.insert(
-                            MetaKey::named("fname"),
-                            Meta::Text(String::from_utf8_lossy(f).into()),
-                        );
-                    }
-                    meta.insert(MetaKey::named("os"), Meta::Int(h.os.into()));
-                    meta.insert(MetaKey::named("members"), Meta::Int(s.members as i64));
-                    v.push(Ok(stream_node("(gzip stream)", s.out, meta)));
+        Format::Gzip => {
+            let s = inflate_gzip(d, &budget);
+            let mut v = Vec::new();
+            if let Some(h) = &s.first {
+                let mut meta = BTreeMap::new();
+                meta.insert(MetaKey::Mtime, Meta::Int(h.mtime.into()));
+                if let Some(f) = &h.fname {
+                    meta.insert(
+                        MetaKey::named("fname"),
+                        Meta::Text(String::from_utf8_lossy(f).into()),
+                    );
                 }
-                if let Some(e) = s.error {
-                    v.push(Err(container_error(e)));
-                }
-                v
+                meta.insert(MetaKey::named("os"), Meta::Int(h.os.into()));
+                meta.insert(MetaKey::named("members"), Meta::Int(s.members as i64));
+                v.push(Ok(stream_node("(gzip stream)", s.out, meta)));
             }
-        },
+            if let Some(e) = s.error {
+                v.push(Err(container_error(e)));
+            }
+            v
+        }
         Format::Xz => {
             let mut w = BoundedWriter {
-                buf: Vec::new(),
+                buf: budget.buffer(),
                 budget: &budget,
                 limit_hit: None,
             };
             let mut input = budget.reader(d);
             let res = lzma_rs::xz_decompress(&mut input, &mut w);
-            match (res, w.limit_hit) {
-                (_, Some(limit)) => vec![Err(container_error(limit))],
-                (Ok(()), None) => vec![Ok(stream_node("(xz stream)", w.buf, BTreeMap::new()))],
-                (Err(e), None) => vec![
-                    Ok(stream_node("(xz stream)", w.buf, BTreeMap::new())),
-                    Err(container_error(format!("corrupt xz stream: {e}"))),
-                ],
-            }
+            let result = match (res, w.limit_hit) {
+                (_, Some(limit)) => Err(InflateError::Limit(limit, w.buf)),
+                (Ok(()), None) => Ok(w.buf),
+                (Err(e), None) => Err(InflateError::Corrupt(e.to_string(), w.buf)),
+            };
+            stream_and_error("(xz stream)", "xz", result)
         }
-        Format::Zstd => match inflate_zstd(d, &budget) {
-            Ok(out) => vec![Ok(stream_node("(zstd stream)", out, BTreeMap::new()))],
-            Err(InflateError::Limit(limit)) => vec![Err(container_error(limit))],
-            Err(InflateError::Corrupt(msg, partial)) => vec![
-                Ok(stream_node("(zstd stream)", partial, BTreeMap::new())),
-                Err(container_error(format!("corrupt zstd stream: {msg}"))),
-            ],
-        },
+        Format::Zstd => stream_and_error("(zstd stream)", "zstd", inflate_zstd(d, &budget)),
         Format::Bzip2 => {
             // Multi-stream: pbzip2 and lbzip2 write one stream per block group.
             let dec = bzip2::bufread::MultiBzDecoder::new(budget.reader(d));
-            match read_bounded(dec, &budget) {
-                Ok(out) => vec![Ok(stream_node("(bzip2 stream)", out, BTreeMap::new()))],
-                Err(InflateError::Limit(limit)) => vec![Err(container_error(limit))],
-                Err(InflateError::Corrupt(msg, partial)) => vec![
-                    Ok(stream_node("(bzip2 stream)", partial, BTreeMap::new())),
-                    Err(container_error(format!("corrupt bzip2 stream: {msg}"))),
-                ],
-            }
+            stream_and_error("(bzip2 stream)", "bzip2", read_bounded(dec, &budget))
         }
         _ => Vec::new(),
     }
 }
 
+/// The compressed formats of object-file sections (ELF `SHF_COMPRESSED`, `.zdebug_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SectionCompression {
+    Zlib,
+    Zstd,
+}
+
+/// Decompress a section within the limits, ratio included (a section header's claimed size
+/// is never allocated up front: the buffer grows with what the decoder produces).
+pub(crate) fn inflate_section(
+    raw: &[u8],
+    format: SectionCompression,
+    limits: &Limits,
+) -> Result<BoundedBuf, InflateError> {
+    let budget = Budget::new(limits);
+    match format {
+        SectionCompression::Zlib => read_bounded(
+            flate2::bufread::ZlibDecoder::new(budget.reader(raw)),
+            &budget,
+        ),
+        SectionCompression::Zstd => inflate_zstd(raw, &budget),
+    }
+}
+
 /// Decode every zstd frame in `d` (a file may hold several, and skippable frames).
-fn inflate_zstd(d: &[u8], budget: &Budget) -> Result<Vec<u8>, InflateError> {
-    let mut out = Vec::new();
+fn inflate_zstd(d: &[u8], budget: &Budget) -> Result<BoundedBuf, InflateError> {
+    let mut out = budget.buffer();
     let mut rest = d;
     while !rest.is_empty() {
         // Skippable frames: magic 0x184D2A5? then a 32-bit length.
@@ -445,7 +555,9 @@ fn inflate_zstd(d: &[u8], budget: &Budget) -> Result<Vec<u8>, InflateError> {
             Ok(dec) => dec,
             Err(e) => return Err(InflateError::Corrupt(e.to_string(), out)),
         };
-        read_bounded_into(&mut dec, &mut out, budget)?;
+        if let Err(e) = read_bounded_into(&mut dec, &mut out, budget) {
+            return Err(e.with_output(out));
+        }
         drop(dec);
         if rest.len() == before {
             break;
@@ -474,11 +586,11 @@ mod tests {
         );
         assert_eq!(
             b.check_sizes(RATIO_FLOOR + 1, 10).unwrap_err(),
-            "compression ratio above 1000:1: possible zip bomb"
+            "compression ratio above 1000:1: possible zip bomb (raise the limit with --max-ratio)"
         );
         assert_eq!(
             b.check_sizes((1 << 30) + 1, 1 << 30).unwrap_err(),
-            "decompressed size exceeds 1 GiB limit"
+            "decompressed size exceeds the 1 GiB limit (raise it with --max-decompressed)"
         );
         // The ratio is judged against the input the decoder has consumed so far.
         let input = [0u8; 2000];

@@ -24,9 +24,13 @@ pub(crate) fn children<'a>(
     };
     let wide = magic == FAT_MAGIC_64;
     let entry = if wide { 32 } else { 20 };
+    let listed = (count as usize).min(limits.max_members);
+    let header_end = 8u64.saturating_add(entry as u64 * listed as u64);
     let mut items = Vec::new();
-    let mut names: Vec<String> = Vec::new();
-    for i in 0..(count as usize).min(limits.max_members) {
+    let mut names = std::collections::BTreeSet::new();
+    // (offset, end, index, name) of the slices inside the file, checked for overlap below.
+    let mut slices: Vec<(u64, u64, usize, String)> = Vec::new();
+    for i in 0..listed {
         let at = 8 + i * entry;
         let fields = if wide {
             (be32(at), be32(at + 4), be64(at + 8), be64(at + 16))
@@ -39,33 +43,69 @@ pub(crate) fn children<'a>(
             )
         };
         let (Some(cpu), Some(sub), Some(offset), Some(size)) = fields else {
-            items.push(Err(broken(&format!(
-                "the fat header is cut off at slice {i} of {count}"
-            ))));
+            items.push((
+                i,
+                Err(broken(&format!(
+                    "the fat header is cut off at slice {i} of {count}"
+                ))),
+            ));
             break;
         };
         let mut name = arch_name(cpu, sub);
         if names.contains(&name) {
             name = format!("{name}#{i}");
         }
-        names.push(name.clone());
+        names.insert(name.clone());
         let end = offset.saturating_add(size);
         if end > d.len() as u64 {
-            items.push(Err(ChildError {
-                name,
-                message: format!(
-                    "slice {i} at {offset}..{end} lies past the end of the file ({} bytes)",
-                    d.len()
-                ),
-            }));
+            items.push((
+                i,
+                Err(ChildError {
+                    name,
+                    message: format!(
+                        "slice {i} at {offset}..{end} lies past the end of the file ({} bytes)",
+                        d.len()
+                    ),
+                }),
+            ));
             continue;
         }
+        slices.push((offset, end, i, name));
+    }
+    // A slice is a file of its own: one that covers the fat header (the file itself, which
+    // would nest without end) or another slice is invalid, as lipo and the kernel hold.
+    slices.sort();
+    let mut reach: Option<(u64, usize)> = None;
+    for (offset, end, i, name) in slices {
+        let empty = offset == end;
+        let problem = if !empty && offset < header_end {
+            Some(format!(
+                "slice {i} at {offset}..{end} overlaps the fat header (0..{header_end}); not opened"
+            ))
+        } else {
+            match reach {
+                Some((max_end, other)) if !empty && offset < max_end => Some(format!(
+                    "slice {i} at {offset}..{end} overlaps slice {other}; not opened"
+                )),
+                _ => None,
+            }
+        };
+        if let Some(message) = problem {
+            items.push((i, Err(ChildError { name, message })));
+            continue;
+        }
+        if reach.is_none_or(|(max_end, _)| end > max_end) {
+            reach = Some((end, i));
+        }
         let data = node.data.slice(offset as usize..end as usize);
-        items.push(Ok(
-            Node::new(name, data).with_meta(MetaKey::Index, Meta::Int(i as i64))
+        items.push((
+            i,
+            Ok(Node::new(name, data).with_meta(MetaKey::Index, Meta::Int(i as i64))),
         ));
     }
-    Box::new(items.into_iter())
+    // Header order, as lipo lists them.
+    items.sort_by_key(|(i, _)| *i);
+    Box::new(items.into_iter().map(|(_, item)| item))
 }
 
 fn broken(message: &str) -> ChildError {

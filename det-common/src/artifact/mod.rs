@@ -17,8 +17,10 @@
 //! tables as a whole) and do not walk section children; det-verify's diff does.
 
 pub(crate) mod ar;
+mod budget;
 mod bytes;
 pub(crate) mod compress;
+pub use compress::human_size;
 mod detect_format;
 pub(crate) mod macho_fat;
 pub(crate) mod object_sections;
@@ -26,12 +28,17 @@ pub(crate) mod pyc;
 pub(crate) mod tar;
 pub(crate) mod zip;
 
+pub use budget::{FileBudget, MemoryBudget};
 pub use bytes::Bytes;
 pub use detect_format::{ArKind, Format, SNIFF_LEN, detect};
 
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+
+/// The default memory budget of a scan for decompressed data, all files and levels together.
+pub const DEFAULT_MAX_MEMORY: u64 = 2 << 30;
 
 /// Bounds that keep memory and time finite whatever the input (bombs, deep nesting).
 #[derive(Clone, Debug)]
@@ -44,6 +51,25 @@ pub struct Limits {
     pub max_ratio: u64,
     /// The most members one container may list.
     pub max_members: usize,
+    /// The scan's one budget for decompressed data (every level, every parallel job), and
+    /// the account of the file being scanned with it (see [`Limits::for_file`]).
+    pub memory: Arc<FileBudget>,
+}
+
+impl Limits {
+    /// These limits with a fresh scan-wide memory budget of `total` bytes.
+    pub fn with_memory_budget(mut self, total: u64) -> Limits {
+        self.memory = FileBudget::new(MemoryBudget::new(total));
+        self
+    }
+
+    /// The limits for scanning one file: the same scan-wide budget, a new account for the file.
+    pub fn for_file(&self) -> Limits {
+        Limits {
+            memory: FileBudget::new(Arc::clone(self.memory.shared())),
+            ..self.clone()
+        }
+    }
 }
 
 impl Default for Limits {
@@ -53,6 +79,7 @@ impl Default for Limits {
             max_decompressed: 1 << 30,
             max_ratio: 1000,
             max_members: 1_000_000,
+            memory: FileBudget::new(MemoryBudget::new(DEFAULT_MAX_MEMORY)),
         }
     }
 }
@@ -170,6 +197,28 @@ pub enum NodeKind {
     Section,
     /// The decompressed content of a gzip, xz, zstd or bzip2 stream.
     Stream,
+}
+
+/// The longest member name kept, in bytes: a longer one (a tar pax `path` of 10 MB) is cut
+/// and marked with its length and a hash of the whole, so distinct names stay distinct.
+pub const MAX_NAME_BYTES: usize = 1024;
+
+/// `name`, cut to [`MAX_NAME_BYTES`] when longer.
+pub(crate) fn bounded_name(name: String) -> String {
+    if name.len() <= MAX_NAME_BYTES {
+        return name;
+    }
+    let mut cut = MAX_NAME_BYTES;
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let hash = blake3::hash(name.as_bytes()).to_hex();
+    format!(
+        "{}…[{} bytes, blake3 {}]",
+        &name[..cut],
+        name.len(),
+        &hash[..16]
+    )
 }
 
 /// The value of a header field of a node: an mtime, a uid, a mode, a build-id, a UUID, a flag.

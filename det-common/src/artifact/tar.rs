@@ -105,13 +105,17 @@ pub(crate) fn pax_records(d: &[u8]) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
+/// pax records by key: a later record of a key replaces an earlier one.
+type PaxMap = BTreeMap<String, String>;
+
 /// The value of a pax key: the member's own records win over global ones, later over earlier.
-fn lookup(pax: &[(String, String)], global: &[(String, String)], key: &str) -> Option<String> {
+fn lookup(pax: &[(String, String)], global: &PaxMap, key: &str) -> Option<String> {
     pax.iter()
         .rev()
-        .chain(global.iter().rev())
         .find(|(k, _)| k == key)
-        .map(|(_, v)| v.clone())
+        .map(|(_, v)| v)
+        .or_else(|| global.get(key))
+        .cloned()
 }
 
 /// Walks the headers of a tar archive; yields entries with their content's range.
@@ -121,7 +125,9 @@ pub(crate) struct TarWalk<'d> {
     index: usize,
     done: bool,
     max_members: usize,
-    global: Vec<(String, String)>,
+    /// Global pax records (`g`): they apply to every later member, so they are kept once
+    /// here, by key, never copied per member.
+    global: PaxMap,
 }
 
 impl<'d> TarWalk<'d> {
@@ -132,7 +138,7 @@ impl<'d> TarWalk<'d> {
             index: 0,
             done: false,
             max_members,
-            global: Vec::new(),
+            global: PaxMap::new(),
         }
     }
 
@@ -176,11 +182,8 @@ impl Iterator for TarWalk<'_> {
                 return self.fail("", format!("bad tar header checksum at offset {at}"));
             }
             let typeflag = block[156];
-            // Usually empty: global pax headers are rare.
-            let global = self.global.clone();
-            let pax_get = |key: &str| lookup(&pax, &global, key);
             let header_size = numeric(&block[124..136]);
-            let size = match pax_get("size") {
+            let size = match lookup(&pax, &self.global, "size") {
                 Some(s) => s.parse::<i64>().ok(),
                 None => header_size,
             };
@@ -192,9 +195,11 @@ impl Iterator for TarWalk<'_> {
             let data_start = at + BLOCK;
             let data_len = if has_data { size } else { 0 };
             let data_end = data_start.saturating_add(data_len);
-            let name_now = || long_name.clone().unwrap_or_else(|| text(&block[..100]));
             if data_end > self.data.len() {
-                let name = name_now();
+                let name = long_name
+                    .take()
+                    .map(super::bounded_name)
+                    .unwrap_or_else(|| text(&block[..100]));
                 return self.fail(
                     &name,
                     format!(
@@ -232,6 +237,8 @@ impl Iterator for TarWalk<'_> {
                 _ => {}
             }
 
+            let global = &self.global;
+            let pax_get = |key: &str| lookup(&pax, global, key);
             let ustar = &block[257..263] == b"ustar\0";
             let mut name = text(&block[..100]);
             if ustar && block[345] != 0 {
@@ -313,11 +320,14 @@ pub(crate) fn children<'a>(
     Box::new(
         TarWalk::new(&node.data, limits.max_members).map(move |entry| {
             let entry = entry?;
+            // The node's name is bounded (it goes into every finding); the entry keeps the
+            // whole name for det-build's normalizer, which rewrites it.
+            let name = super::bounded_name(entry.name);
             let mut child = if entry.regular {
-                Node::new(entry.name, node.data.slice(entry.data))
+                Node::new(name, node.data.slice(entry.data))
             } else {
                 Node {
-                    name: entry.name,
+                    name,
                     kind: NodeKind::Member,
                     format: Format::Other,
                     meta: BTreeMap::new(),

@@ -13,7 +13,7 @@
 //! `external-attributes` (raw), `mode` (permission bits, when made by a Unix host),
 //! `system` (`unix`, `dos`, ...), `compression`, `index`.
 
-use super::compress::{Budget, InflateError, read_bounded};
+use super::compress::{BoundedBuf, Budget, InflateError, read_bounded};
 use super::{Bytes, ChildError, Format, Limits, Meta, MetaKey, Node, NodeKind};
 use std::collections::BTreeMap;
 use std::io::Cursor;
@@ -211,6 +211,34 @@ pub(crate) fn entry_meta(
     Ok((name, meta))
 }
 
+/// Why an entry's content could not be read (entirely): the message, and what could be
+/// decompressed before a limit or corruption stopped it.
+pub(crate) struct EntryError {
+    pub message: String,
+    pub partial: Option<BoundedBuf>,
+}
+
+impl std::fmt::Display for EntryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<String> for EntryError {
+    fn from(message: String) -> Self {
+        EntryError {
+            message,
+            partial: None,
+        }
+    }
+}
+
+impl From<&str> for EntryError {
+    fn from(message: &str) -> Self {
+        EntryError::from(message.to_owned())
+    }
+}
+
 /// Decompress entry `i`, bounded by `limits`. The compressed bytes are taken straight from
 /// the archive (`data`), so that the ratio is judged against exactly what was consumed.
 pub(crate) fn read_entry(
@@ -218,7 +246,7 @@ pub(crate) fn read_entry(
     data: &Bytes,
     i: usize,
     limits: &Limits,
-) -> Result<Vec<u8>, String> {
+) -> Result<BoundedBuf, EntryError> {
     let (encrypted, method, size, compressed, crc) = {
         let e = archive
             .by_index_data(i)
@@ -239,7 +267,8 @@ pub(crate) fn read_entry(
         return Err(format!(
             "compression method {} not supported",
             method.to_string().to_lowercase()
-        ));
+        )
+        .into());
     }
     // Declared sizes first (cheap); headers lie, so the output is counted while inflating.
     let budget = Budget::new(limits);
@@ -270,19 +299,73 @@ pub(crate) fn read_entry(
     };
     let out = match out {
         Ok(out) => out,
-        Err(InflateError::Limit(msg)) => return Err(msg),
-        Err(InflateError::Corrupt(msg, _)) => return Err(format!("corrupt entry data: {msg}")),
+        Err(InflateError::Limit(msg, partial)) => {
+            return Err(EntryError {
+                message: format!(
+                    "entry cut at {} of output: {msg}; the part before the cut was scanned",
+                    super::compress::human_size(partial.len() as u64)
+                ),
+                partial: Some(partial),
+            });
+        }
+        Err(InflateError::Corrupt(msg, partial)) => {
+            return Err(EntryError {
+                message: format!("corrupt entry data: {msg}"),
+                partial: Some(partial),
+            });
+        }
     };
     let mut actual = flate2::Crc::new();
-    actual.update(&out);
+    actual.update(out.as_slice());
     if actual.sum() != crc || out.len() as u64 != size {
-        return Err(format!(
-            "entry data does not match its header (CRC {:08x} vs {crc:08x}, size {} vs {size}): corrupt",
-            actual.sum(),
-            out.len()
-        ));
+        return Err(EntryError {
+            message: format!(
+                "entry data does not match its header (CRC {:08x} vs {crc:08x}, size {} vs {size}): corrupt",
+                actual.sum(),
+                out.len()
+            ),
+            partial: Some(out),
+        });
     }
     Ok(out)
+}
+
+/// For each entry, the entry whose bytes (local header, name, extra field, data) it overlaps,
+/// if any: the overlapped-components construction of zip bombs (many central-directory
+/// entries over one local member, or a member quoting the next one's header, as in David
+/// Fifield's "better zip bomb"), which `unzip -t` rejects. Of a group of overlapping entries
+/// the one that starts first (then the lowest index) is opened; the others are not, so no
+/// byte is decompressed twice.
+fn overlaps(archive: &Archive, data: &[u8]) -> Vec<Option<usize>> {
+    let n = archive.len();
+    let mut spans: Vec<(u64, u64, usize)> = Vec::with_capacity(n);
+    for i in 0..n {
+        let Ok(e) = archive.by_index_data(i) else {
+            continue;
+        };
+        let start = e.header_start();
+        let Ok(at) = usize::try_from(start) else {
+            continue;
+        };
+        let local = u16_at(data, at + 26)
+            .zip(u16_at(data, at + 28))
+            .map_or(0, |(n, x)| 30 + u64::from(n) + u64::from(x));
+        let end = start
+            .saturating_add(local.max(30))
+            .saturating_add(e.compressed_size());
+        spans.push((start, end, i));
+    }
+    spans.sort_unstable();
+    let mut out = vec![None; n];
+    let mut reach: Option<(u64, usize)> = None;
+    for (start, end, i) in spans {
+        match reach {
+            Some((max_end, owner)) if start < max_end => out[i] = Some(owner),
+            Some((max_end, _)) if end <= max_end => {}
+            _ => reach = Some((end, i)),
+        }
+    }
+    out
 }
 
 struct ZipMembers<'a> {
@@ -290,12 +373,18 @@ struct ZipMembers<'a> {
     data: Bytes,
     next: usize,
     limits: &'a Limits,
+    overlaps: Vec<Option<usize>>,
+    /// An error to yield after the partial member it belongs to.
+    pending: Option<ChildError>,
 }
 
 impl Iterator for ZipMembers<'_> {
     type Item = Result<Node, ChildError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.pending.take() {
+            return Some(Err(e));
+        }
         let i = self.next;
         if i >= self.archive.len() {
             return None;
@@ -320,6 +409,15 @@ impl Iterator for ZipMembers<'_> {
                 }));
             }
         };
+        let name = super::bounded_name(name);
+        if let Some(owner) = self.overlaps.get(i).copied().flatten() {
+            return Some(Err(ChildError {
+                name,
+                message: format!(
+                    "entry {i} overlaps the bytes of entry {owner} (overlapped components: possible zip bomb); not opened"
+                ),
+            }));
+        }
         if name.ends_with('/') {
             return Some(Ok(Node {
                 name,
@@ -329,14 +427,25 @@ impl Iterator for ZipMembers<'_> {
                 data: Bytes::from_vec(Vec::new()),
             }));
         }
+        let member = |out: BoundedBuf, meta| {
+            let mut node = Node::new(name.clone(), out.into_bytes());
+            node.meta = meta;
+            node
+        };
         Some(
             match read_entry(&mut self.archive, &self.data, i, self.limits) {
-                Ok(out) => {
-                    let mut node = Node::new(name, Bytes::from_vec(out));
-                    node.meta = meta;
-                    Ok(node)
+                Ok(out) => Ok(member(out, meta)),
+                Err(EntryError {
+                    message,
+                    partial: Some(partial),
+                }) if !partial.is_empty() => {
+                    self.pending = Some(ChildError {
+                        name: name.clone(),
+                        message,
+                    });
+                    Ok(member(partial, meta))
                 }
-                Err(message) => Err(ChildError { name, message }),
+                Err(EntryError { message, .. }) => Err(ChildError { name, message }),
             },
         )
     }
@@ -373,10 +482,12 @@ pub(crate) fn children<'a>(
 ) -> Box<dyn Iterator<Item = Result<Node, ChildError>> + 'a> {
     match open(&node.data) {
         Ok(archive) => Box::new(ZipMembers {
+            overlaps: overlaps(&archive, &node.data),
             archive,
             data: node.data.clone(),
             next: 0,
             limits,
+            pending: None,
         }),
         Err(message) => Box::new(std::iter::once(Err(ChildError {
             name: String::new(),

@@ -19,6 +19,8 @@ const MAX_COMPILE_COMMANDS_BYTES: u64 = 512 * 1024 * 1024;
 /// Build log lines longer than this are skipped (reported as a parse error), so one
 /// pathological line cannot take unbounded memory.
 const MAX_LOG_LINE_BYTES: u64 = 4 * 1024 * 1024;
+/// A build log larger than this is refused (a FIFO fed without end must not run forever).
+const MAX_LOG_BYTES: u64 = 4 << 30;
 /// How much of an unparsable line is quoted as evidence.
 const EVIDENCE_CHARS: usize = 160;
 
@@ -35,17 +37,9 @@ struct CompileCommand {
 /// directory; `arguments` is used as is, `command` is split like `sh` would. Findings are at
 /// `section = "entry N"` (N counts from 0, as the JSON array does).
 pub fn analyze_compile_commands(path: &Path) -> Result<Vec<Finding>> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if meta.len() > MAX_COMPILE_COMMANDS_BYTES {
-        return Err(Error::invalid(
-            path,
-            format!(
-                "compilation database is {} bytes, more than det reads ({MAX_COMPILE_COMMANDS_BYTES})",
-                meta.len()
-            ),
-        ));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::input::read(path, MAX_COMPILE_COMMANDS_BYTES, "a compilation database")?;
+    let text = String::from_utf8(text)
+        .map_err(|e| Error::invalid(path, format!("not UTF-8 text: {e}")))?;
     analyze_compile_commands_text(&text, &path.to_string_lossy())
         .map_err(|message| Error::invalid(path, message))
 }
@@ -101,8 +95,12 @@ pub fn analyze_build_log(path: &Path) -> Result<Vec<Finding>> {
 
 /// Like [`analyze_build_log`], also saying how many commands the log held.
 pub fn analyze_build_log_counted(path: &Path) -> Result<(Vec<Finding>, u64)> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = BufReader::new(file);
+    let file = crate::input::open(path)?;
+    let mut reader = BufReader::new(crate::input::Limited::new(
+        file,
+        MAX_LOG_BYTES,
+        "a build log",
+    ));
     let mut scanner = LogScanner::new(&path.to_string_lossy());
     let mut line = Vec::new();
     let mut lineno = 0u64;

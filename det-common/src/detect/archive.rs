@@ -100,7 +100,7 @@ pub(crate) fn detect(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut 
             // Errors are reported by the member walk in scan_node; here only the order.
             let names: Vec<String> = tar::TarWalk::new(&node.data, opts.limits.max_members)
                 .map_while(Result::ok)
-                .map(|e| e.name)
+                .map(|e| crate::artifact::bounded_name(e.name))
                 .collect();
             if let Some((a, b)) = first_unsorted_pair(&names) {
                 push(
@@ -167,10 +167,9 @@ fn detect_zip(node: &Node, loc: &Location, out: &mut Vec<Finding>, opts: &ScanOp
     };
     let names: Vec<String> = (0..archive.len().min(opts.limits.max_members))
         .filter_map(|i| {
-            archive
-                .by_index_data(i)
-                .ok()
-                .map(|e| String::from_utf8_lossy(e.name_raw()).into_owned())
+            archive.by_index_data(i).ok().map(|e| {
+                crate::artifact::bounded_name(String::from_utf8_lossy(e.name_raw()).into_owned())
+            })
         })
         .collect();
     if let Some((a, b)) = first_unsorted_pair(&names) {
@@ -190,7 +189,7 @@ fn detect_zip(node: &Node, loc: &Location, out: &mut Vec<Finding>, opts: &ScanOp
     let Ok(bytes) = zip::read_entry(&mut archive, &node.data, record, &opts.limits) else {
         return;
     };
-    let listed = record_paths(&String::from_utf8_lossy(&bytes));
+    let listed = record_paths(&String::from_utf8_lossy(bytes.as_slice()));
     if let Some((a, b)) = first_unsorted_pair(&listed) {
         push(
             out,

@@ -19,6 +19,13 @@ pub(crate) use archive::rank as archive_rank;
 use crate::artifact::{Format, Limits, Node};
 use crate::finding::{Finding, Location};
 use crate::rules;
+use std::sync::{Arc, Mutex};
+
+/// At most this many findings per file (top-level file, members included), parse errors
+/// apart: overlapping or repeated members must not multiply findings without end.
+pub const MAX_FINDINGS_PER_FILE: usize = 10_000;
+/// At most this many `parse-error` findings per file.
+pub const MAX_PARSE_ERRORS_PER_FILE: usize = 1_000;
 
 /// What a scan needs to know besides the bytes.
 #[derive(Clone, Debug, Default)]
@@ -37,6 +44,94 @@ pub struct ScanOptions {
     /// The cargo home of the machine det runs on (`$CARGO_HOME`, else `$HOME/.cargo`), named
     /// in fixes so that they work when pasted.
     pub cargo_home: Option<String>,
+    /// The count of findings kept and dropped for the file being scanned: set by
+    /// [`ScanOptions::for_file`] (det-scan's per-file scan); `None` caps nothing (det-verify's
+    /// diff runs the detectors over many separate pieces with one set of options).
+    pub file: Option<Arc<FileFindings>>,
+}
+
+/// How many findings of one file were kept and dropped (see [`MAX_FINDINGS_PER_FILE`]).
+#[derive(Debug, Default)]
+pub struct FileFindings {
+    counts: Mutex<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    /// `out[..checked]` has been counted.
+    checked: usize,
+    findings: usize,
+    errors: usize,
+    findings_dropped: usize,
+    errors_dropped: usize,
+}
+
+impl ScanOptions {
+    /// The options for scanning one file: the same settings and scan-wide memory budget, and
+    /// a fresh account of the file's memory and findings.
+    pub fn for_file(&self) -> ScanOptions {
+        ScanOptions {
+            limits: self.limits.for_file(),
+            file: Some(Arc::default()),
+            ..self.clone()
+        }
+    }
+
+    /// Drop the findings of `out` beyond the per-file caps (the first ones found are kept:
+    /// the scan of a file is sequential, so which ones is deterministic).
+    fn cap(&self, out: &mut Vec<Finding>) {
+        let Some(file) = &self.file else { return };
+        let mut c = file.counts.lock().unwrap_or_else(|e| e.into_inner());
+        c.checked = c.checked.min(out.len());
+        let mut kept = c.checked;
+        for i in c.checked..out.len() {
+            let error = out[i].rule.id == "parse-error";
+            let keep = if error {
+                c.errors < MAX_PARSE_ERRORS_PER_FILE
+            } else {
+                c.findings < MAX_FINDINGS_PER_FILE
+            };
+            match (keep, error) {
+                (true, true) => c.errors += 1,
+                (true, false) => c.findings += 1,
+                (false, true) => c.errors_dropped += 1,
+                (false, false) => c.findings_dropped += 1,
+            }
+            if keep {
+                out.swap(kept, i);
+                kept += 1;
+            }
+        }
+        out.truncate(kept);
+        c.checked = kept;
+    }
+
+    /// After the last node of a file: say how many findings the caps dropped.
+    pub fn finish_file(&self, loc: &Location, out: &mut Vec<Finding>) {
+        self.cap(out);
+        let Some(file) = &self.file else { return };
+        let c = file.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if c.findings_dropped > 0 {
+            out.push(Finding::new(
+                rules::get("findings-capped"),
+                loc.clone(),
+                format!(
+                    "{} more findings in this file not listed (at most {MAX_FINDINGS_PER_FILE} per file)",
+                    c.findings_dropped
+                ),
+            ));
+        }
+        if c.errors_dropped > 0 {
+            out.push(Finding::new(
+                rules::get("parse-error"),
+                loc.clone(),
+                format!(
+                    "{} more parse errors in this file not listed (at most {MAX_PARSE_ERRORS_PER_FILE} per file)",
+                    c.errors_dropped
+                ),
+            ));
+        }
+    }
 }
 
 /// 1980-01-01T00:00:00Z, the earliest time a zip (DOS) timestamp can hold.
@@ -96,6 +191,7 @@ pub fn scan_node(
             patterns::detect_bytes(&node.data, loc, content, opts, out)
         }
     }
+    opts.cap(out);
     if !node.format.is_container() {
         return;
     }
@@ -104,7 +200,7 @@ pub fn scan_node(
             rules::get("parse-error"),
             loc.clone(),
             format!(
-                "containers nested deeper than {} levels; not opened",
+                "containers nested deeper than {} levels; not opened (raise the limit with --max-depth)",
                 opts.limits.max_depth
             ),
         ));
@@ -141,6 +237,7 @@ pub fn scan_node(
                     loc.member(&e.name)
                 };
                 out.push(Finding::new(rules::get("parse-error"), err_loc, e.message));
+                opts.cap(out);
             }
         }
     }

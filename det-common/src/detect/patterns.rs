@@ -321,7 +321,7 @@ impl HitSet {
         }
         for (rule, n) in self.dropped {
             out.push(Finding::new(
-                rules::get("parse-error"),
+                rules::get("findings-capped"),
                 at(None),
                 format!("{n} more `{rule}` matches not listed (at most {MAX_PER_RULE} per file or section)"),
             ));
@@ -371,10 +371,15 @@ fn scan_chunk(d: &[u8], range: Range<usize>, m: &Matcher, norm: &Normalized, hit
         let p = mt.pattern().as_usize();
         let mut next = mt.start() + 1;
         if m.is_path_anchor(p) {
-            if let Some((s, e, rule)) = unix_path_at(d, mt.start(), &m.roots) {
+            let (found, resume) = unix_path_at(d, mt.start(), &m.roots);
+            if let Some((s, e, rule)) = found {
                 hits.push(hit(d, s, e, rule));
-                next = next.max(e);
             }
+            // Every later anchor inside the same run of path bytes gives the same path (or
+            // the same rejection): going on after it keeps the scan linear in the input
+            // whatever its bytes (`a/src/` repeated used to make each anchor re-read up to
+            // 1 KiB both ways).
+            next = next.max(resume);
         } else if m.is_month(p) {
             next = next.max(month_at(d, mt.start(), norm, hits));
         }
@@ -427,39 +432,50 @@ fn is_path_byte(b: u8) -> bool {
         )
 }
 
-/// The Unix path around the anchor at `p`, if it is a build or home path.
-fn unix_path_at(d: &[u8], p: usize, roots: &[String]) -> Option<(usize, usize, &'static str)> {
+/// The Unix path around the anchor at `p`, if it is a build or home path, and where the
+/// scan for anchors may resume: past the run of path bytes the anchor is in (bounded by
+/// [`MAX_MATCH`]), since every anchor before that would give the same answer.
+fn unix_path_at(
+    d: &[u8],
+    p: usize,
+    roots: &[String],
+) -> (Option<(usize, usize, &'static str)>, usize) {
     let lo = p.saturating_sub(MAX_MATCH);
     let mut s = p;
     while s > lo && is_path_byte(d[s - 1]) {
         s -= 1;
-    }
-    if d[s] != b'/' {
-        // The path may follow an option or an assignment inside one token:
-        // `-fdebug-prefix-map=/home/u/x=.`, `CFLAGS=-I/home/u/inc`, `-L/tmp/b/lib`,
-        // `a,/tmp/x`. Anything else before the first `/` makes it relative (`src/x`).
-        let q = s + d[s..=p].iter().position(|&b| b == b'/')?;
-        let after_option = q >= s + 2 && matches!(d[q - 1], b'I' | b'L') && d[q - 2] == b'-';
-        if !(matches!(d[q - 1], b'=' | b',') || after_option) {
-            return None;
-        }
-        s = q;
-    }
-    if d.get(s + 1) == Some(&b'/') {
-        // A URL or UNC-like `//host/...`.
-        return None;
     }
     let hi = (p + MAX_MATCH).min(d.len());
     let mut e = p + 1;
     while e < hi && is_path_byte(d[e]) {
         e += 1;
     }
+    let resume = e;
+    if d[s] != b'/' {
+        // The path may follow an option or an assignment inside one token:
+        // `-fdebug-prefix-map=/home/u/x=.`, `CFLAGS=-I/home/u/inc`, `-L/tmp/b/lib`,
+        // `a,/tmp/x`. Anything else before the first `/` makes it relative (`src/x`).
+        let Some(q) = memchr::memchr(b'/', &d[s..=p]).map(|q| s + q) else {
+            return (None, resume);
+        };
+        let after_option = q >= s + 2 && matches!(d[q - 1], b'I' | b'L') && d[q - 2] == b'-';
+        if !(matches!(d[q - 1], b'=' | b',') || after_option) {
+            return (None, resume);
+        }
+        s = q;
+    }
+    if d.get(s + 1) == Some(&b'/') {
+        // A URL or UNC-like `//host/...`.
+        return (None, resume);
+    }
     // A path at the end of a sentence, or before `=.` in a prefix map.
     while e > s + 1 && matches!(d[e - 1], b'.' | b',' | b'=') {
         e -= 1;
     }
-    let rule = classify_unix(&d[s..e], roots)?;
-    Some((s, e, rule))
+    (
+        classify_unix(&d[s..e], roots).map(|rule| (s, e, rule)),
+        resume,
+    )
 }
 
 /// `home-path`, `absolute-path`, or `None` for a system (or not-a-path) string.
@@ -1124,7 +1140,7 @@ mod tests {
             Some(((MAX_PER_RULE - 1) * line.len()) as u64)
         );
         let last = out.last().unwrap();
-        assert_eq!(last.rule.id, "parse-error");
+        assert_eq!(last.rule.id, "findings-capped");
         assert_eq!(
             last.evidence,
             "5 more `embedded-date` matches not listed (at most 1000 per file or section)"

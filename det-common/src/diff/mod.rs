@@ -807,9 +807,9 @@ impl<'o> Walker<'o> {
                         |arc: &mut Result<_, String>, data, n: &Node| -> Result<Node, String> {
                             let arc = arc.as_mut().map_err(|e| e.clone())?;
                             let i = n.meta_int(&MetaKey::Index).unwrap_or(0) as usize;
-                            let out = zipfmt::read_entry(arc, data, i, limits)?;
-                            let mut node =
-                                Node::new(n.name.clone(), crate::artifact::Bytes::from_vec(out));
+                            let out =
+                                zipfmt::read_entry(arc, data, i, limits).map_err(|e| e.message)?;
+                            let mut node = Node::new(n.name.clone(), out.into_bytes());
                             node.meta = n.meta.clone();
                             Ok(node)
                         };

@@ -928,7 +928,7 @@ fn decompress(n: &Node, name: &str, opts: &crate::detect::ScanOptions) -> Option
     let s = file.sections().find(|s| s.name().ok() == Some(name))?;
     crate::detect::section_data(&s, opts)
         .ok()
-        .map(Cow::into_owned)
+        .map(|d| d.into_cow().into_owned())
 }
 
 /// Symbols added, removed or changed (address, size, kind), bounded.
@@ -1055,7 +1055,7 @@ fn dwarf_values(n: &Node, opts: &crate::detect::ScanOptions) -> Vec<(String, Str
         if let Some(s) = file.section_by_name(id.name())
             && let Ok(d) = crate::detect::section_data(&s, opts)
         {
-            loaded.insert(id, d);
+            loaded.insert(id, d.into_cow());
         }
     }
     let Ok(dwarf) = gimli::Dwarf::load(|id| -> Result<Slice, gimli::Error> {

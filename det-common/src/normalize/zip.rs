@@ -316,7 +316,9 @@ pub(crate) fn normalize(data: &Bytes, cx: &Ctx) -> Result<Step, String> {
             .into_iter()
             .find_map(|n| index.get(n.as_str()).copied())?;
         let mut a = reader::open(data).ok()?;
-        reader::read_entry(&mut a, data, i, &cx.opts.limits).ok()
+        reader::read_entry(&mut a, data, i, &cx.opts.limits)
+            .ok()
+            .map(|b| b.into_vec())
     };
     let mut changed: HashMap<String, Vec<u8>> = HashMap::new();
     for (i, e) in list.iter_mut().enumerate() {

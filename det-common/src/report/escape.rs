@@ -10,36 +10,56 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-/// Characters that must never reach a terminal (or a page) raw: C0 controls, DEL, C1
-/// controls (U+0080–U+009F: U+009B is CSI on some terminals), bidi embeddings, overrides,
-/// isolates and marks, line/paragraph separators, zero-width space and the BOM.
+/// Characters that must never reach a terminal (or a page) raw: C0 controls (ESC starts
+/// every escape sequence), DEL, C1 controls (U+0080–U+009F: U+009B is CSI on some
+/// terminals), bidi embeddings, overrides, isolates and marks ("trojan source"), line and
+/// paragraph separators, and invisible characters that make two different strings look the
+/// same: zero-width space, non-joiner and joiner (U+200B–U+200D), word joiner and the
+/// invisible operators (U+2060–U+2064), the BOM / zero-width no-break space, the Mongolian
+/// vowel separator, Hangul fillers, and the tag characters (U+E0000–U+E007F).
 ///
-/// Zero-width joiners (U+200C, U+200D) are left alone: scripts and emoji need them and they
-/// cannot reorder or hide text.
+/// This is the one test every output uses (text, stderr, JSON, SARIF, HTML): a string from
+/// an artifact, a manifest or a project's configuration never reaches a reader raw.
 pub fn is_unsafe_char(c: char) -> bool {
     matches!(
         c,
         '\u{0}'..='\u{1f}'
             | '\u{7f}'..='\u{9f}'
             | '\u{061c}'
-            | '\u{200b}'
-            | '\u{200e}'
-            | '\u{200f}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{202a}'..='\u{202e}'
+            | '\u{115f}'
+            | '\u{1160}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
             | '\u{2066}'..='\u{2069}'
+            | '\u{3164}'
             | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{e0000}'..='\u{e007f}'
     )
 }
 
 /// False when `s` surely holds no unsafe character: a byte scan that rules out the lead
-/// bytes of every unsafe character (C0 and DEL; 0xC2 for C1; 0xD8 for U+061C; 0xE2 for the
-/// U+20xx marks and separators; 0xEF for the BOM). Most strings pass it, so the per-character
+/// bytes of every unsafe character (C0 and DEL; 0xC2 for C1; 0xD8 for U+061C; 0xE1 for
+/// U+115F, U+1160, U+180E; 0xE2 for the U+20xx marks and separators; 0xE3 for U+3164; 0xEF
+/// for the BOM and U+FFA0; 0xF3 for the tags). Most strings pass it, so the per-character
 /// check runs rarely and rendering stays fast on large reports.
 pub(crate) fn may_hold_unsafe(s: &str) -> bool {
     s.bytes()
-        .any(|b| b < 0x20 || matches!(b, 0x7f | 0xc2 | 0xd8 | 0xe2 | 0xef))
+        .any(|b| b < 0x20 || matches!(b, 0x7f | 0xc2 | 0xd8 | 0xe1 | 0xe2 | 0xe3 | 0xef | 0xf3))
+}
+
+/// `s` made visible line by line: the line breaks of a multi-line message (a TOML parse
+/// error with its caret line) are kept, everything else unsafe is escaped.
+pub fn visible_lines(s: &str) -> String {
+    s.split('\n').map(visible).collect::<Vec<_>>().join("\n")
+}
+
+/// `s` made visible (see [`visible`]) between double quotes, for messages that quote a
+/// value from a file (a manifest's schema, a Cargo.toml entry).
+pub fn quoted(s: &str) -> String {
+    format!("\"{}\"", visible(s))
 }
 
 /// `s` with every unsafe character replaced by a visible escape: `\n`, `\r`, `\t`, `\x1b`
@@ -205,6 +225,23 @@ mod tests {
         );
         assert_eq!(visible("/home/jürgen/é.c"), "/home/jürgen/é.c");
         assert!(matches!(visible("plain"), Cow::Borrowed(_)));
+        // Invisible characters that make different strings look alike.
+        assert_eq!(
+            visible("a\u{200b}b\u{2060}c\u{e0041}d\u{feff}\u{200d}"),
+            "a\\u{200b}b\\u{2060}c\\u{e0041}d\\u{feff}\\u{200d}"
+        );
+        for c in [
+            '\u{202a}',
+            '\u{202e}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{e007f}',
+            '\u{2064}',
+        ] {
+            assert!(is_unsafe_char(c), "{c:?}");
+            assert!(may_hold_unsafe(&c.to_string()), "{c:?}");
+        }
+        assert_eq!(quoted("\x1b]0;pwned\x07"), "\"\\x1b]0;pwned\\x07\"");
     }
 
     #[test]

@@ -73,7 +73,7 @@ pub(super) fn render(report: &Report, opts: &RenderOptions) -> String {
 
 /// `value` as pretty JSON with a trailing newline, terminal-safe (see the module docs).
 /// `size_hint` pre-sizes the buffer: large reports are not copied over and over as it grows.
-pub(super) fn to_pretty_json<T: Serialize>(value: &T, size_hint: usize) -> String {
+pub fn to_pretty_json<T: Serialize>(value: &T, size_hint: usize) -> String {
     write_json(value, size_hint, serde_json::ser::PrettyFormatter::new())
 }
 
@@ -116,8 +116,11 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for TerminalSafeF
         for (i, c) in fragment.char_indices() {
             if is_unsafe_char(c) {
                 writer.write_all(&fragment.as_bytes()[start..i])?;
-                // All these characters are in the Basic Multilingual Plane: one \u escape.
-                write!(writer, "\\u{:04x}", c as u32)?;
+                // JSON escapes UTF-16 code units: a tag character (U+E00xx) is a surrogate pair.
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    write!(writer, "\\u{:04x}", u)?;
+                }
                 start = i + c.len_utf8();
             }
         }

@@ -21,6 +21,10 @@
 pub mod escape;
 /// [`escape::visible`] under the name the binaries use for their own stderr messages.
 pub use escape::visible as escape_terminal;
+/// [`escape::visible_lines`]: error chains printed to stderr.
+pub use escape::visible_lines as escape_lines;
+/// Pretty JSON that is safe to print to a terminal (every unsafe character as `\uXXXX`).
+pub use json::to_pretty_json as terminal_safe_json;
 mod html;
 mod json;
 mod sarif;

@@ -3,24 +3,26 @@
 //! is located where its bytes are (`.debug_str`, `.debug_line_str`, or inline in
 //! `.debug_info` / `.debug_line`), so the offset points at the evidence.
 
+use super::elf::SectionData;
 use super::{ScanOptions, parse_error, patterns};
 use crate::finding::{Finding, Location};
 use crate::rules;
 use gimli::{EndianSlice, RunTimeEndian, SectionId};
 use object::{Object, ObjectSection};
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 type Slice<'a> = EndianSlice<'a, RunTimeEndian>;
 
-pub(super) fn detect(
-    file: &object::File,
+/// Returns the sections it read, by section index, so that the caller scans their content
+/// from the same buffers instead of decompressing them again.
+pub(super) fn detect<'d>(
+    file: &object::File<'d>,
     loc: &Location,
     opts: &ScanOptions,
     out: &mut Vec<Finding>,
-) {
+) -> BTreeMap<usize, SectionData<'d>> {
     if file.section_by_name(".debug_info").is_none() {
-        return;
+        return BTreeMap::new();
     }
     let endian = if file.is_little_endian() {
         RunTimeEndian::Little
@@ -40,7 +42,7 @@ pub(super) fn detect(
     ];
     // Each section's content and its name as the other detectors give it (`.debug_str`,
     // `.zdebug_str`, `__DWARF,__debug_str`), so that findings of the same bytes coincide.
-    let mut loaded: BTreeMap<SectionId, (String, Cow<[u8]>)> = BTreeMap::new();
+    let mut loaded: BTreeMap<SectionId, (String, usize, SectionData<'d>)> = BTreeMap::new();
     for id in ids {
         let Some(section) = file.section_by_name(id.name()) else {
             continue;
@@ -52,23 +54,34 @@ pub(super) fn detect(
             }
             _ => name.to_owned(),
         };
+        let index = section.index().0;
         match super::elf::section_data(&section, opts) {
             Ok(b) => {
-                loaded.insert(id, (name, b));
+                loaded.insert(id, (name, index, b));
             }
-            Err(e) => out.push(parse_error(&loc.at(name, None), format!("DWARF: {e}"))),
+            Err(e) => {
+                out.push(parse_error(
+                    &loc.at(name.as_str(), None),
+                    format!("DWARF: {}", e.message),
+                ));
+                if let Some(b) = e.partial {
+                    loaded.insert(id, (name, index, b));
+                }
+            }
         }
     }
     let dwarf = gimli::Dwarf::load(|id| -> Result<Slice, gimli::Error> {
         Ok(EndianSlice::new(
-            loaded.get(&id).map_or(&[][..], |c| &*c.1),
+            loaded.get(&id).map_or(&[][..], |c| &*c.2),
             endian,
         ))
     });
-    let Ok(dwarf) = dwarf else { return };
+    let Ok(dwarf) = dwarf else {
+        return into_sections(loaded);
+    };
     let locate = |s: &[u8]| -> (String, Option<u64>) {
         let p = s.as_ptr() as usize;
-        for (name, buf) in loaded.values() {
+        for (name, _, buf) in loaded.values() {
             let b = buf.as_ptr() as usize;
             if p >= b && p + s.len() <= b + buf.len() {
                 return (name.clone(), Some((p - b) as u64));
@@ -98,6 +111,17 @@ pub(super) fn detect(
             format!("DWARF: {e}; the units before the error were scanned"),
         ));
     }
+    drop(dwarf);
+    into_sections(loaded)
+}
+
+fn into_sections<'d>(
+    loaded: BTreeMap<SectionId, (String, usize, SectionData<'d>)>,
+) -> BTreeMap<usize, SectionData<'d>> {
+    loaded
+        .into_values()
+        .map(|(_, index, data)| (index, data))
+        .collect()
 }
 
 /// A compiler's name and version (`GNU C17 12.2.0 ...`, `clang LLVM (rustc version ...)`).

@@ -2,10 +2,12 @@
 //! and the string-bearing sections through [`patterns`].
 
 use super::{ScanOptions, parse_error, patterns, unparsed};
+use crate::artifact::compress::{
+    BoundedBuf, InflateError, SectionCompression, human_size, inflate_section,
+};
 use crate::finding::{Finding, Location};
 use crate::rules;
 use object::{CompressionFormat, Object, ObjectSection, SectionKind};
-use std::borrow::Cow;
 
 pub(super) fn detect(data: &[u8], loc: &Location, opts: &ScanOptions, out: &mut Vec<Finding>) {
     let file = match object::File::parse(data) {
@@ -15,23 +17,69 @@ pub(super) fn detect(data: &[u8], loc: &Location, opts: &ScanOptions, out: &mut 
     build_id(&file, loc, out);
     lto_sections(&file, loc, out);
     // DWARF first, so its precise findings win over pattern matches of the same strings.
-    super::dwarf::detect(&file, loc, opts, out);
-    for section in file.sections() {
-        let Ok(name) = section.name() else { continue };
-        if skip_section(name, section.kind()) {
-            continue;
-        }
-        let bytes = match section_data(&section, opts) {
-            Ok(b) => b,
-            Err(e) => {
-                out.push(parse_error(&loc.at(name, None), e));
-                continue;
+    // The sections it decompressed are scanned from the same buffers below.
+    let mut dwarf = super::dwarf::detect(&file, loc, opts, out);
+    let mut scanned: Vec<(u64, u64, String)> = Vec::new();
+    let mut overlapping: Vec<(String, String)> = Vec::new();
+    let mut sections: Vec<_> = file
+        .sections()
+        .filter_map(|section| {
+            let name = section.name().ok()?.to_owned();
+            if skip_section(&name, section.kind()) {
+                return None;
             }
+            Some((section.file_range(), section.index().0, name, section))
+        })
+        .collect();
+    // A section is scanned once per byte range: section headers that share (or overlap) the
+    // bytes of another are not read again, so 60k headers over one compressed region cost
+    // one decompression, not 60k.
+    sections.sort_by_key(|(range, index, _, _)| (*range, *index));
+    let mut reach: Option<(u64, usize)> = None;
+    for (range, _, name, section) in &sections {
+        if let Some((offset, size)) = *range
+            && size > 0
+        {
+            let end = offset.saturating_add(size);
+            match reach {
+                Some((max_end, owner)) if offset < max_end => {
+                    overlapping.push((name.clone(), scanned[owner].2.clone()));
+                    continue;
+                }
+                _ => {}
+            }
+            if reach.is_none_or(|(max_end, _)| end > max_end) {
+                reach = Some((end, scanned.len()));
+            }
+            scanned.push((offset, end, name.clone()));
+        }
+        let bytes = match dwarf.remove(&section.index().0) {
+            Some(b) => b,
+            None => match section_data(section, opts) {
+                Ok(b) => b,
+                Err(e) => {
+                    out.push(parse_error(&loc.at(name.as_str(), None), e.message));
+                    match e.partial {
+                        Some(b) => b,
+                        None => continue,
+                    }
+                }
+            },
         };
         if name == ".comment" {
             comment(&bytes, loc, out);
         }
         patterns::detect_in(&bytes, loc, Some(name), 0, opts, out);
+    }
+    if let Some((first, other)) = overlapping.first() {
+        let n = overlapping.len();
+        out.push(parse_error(
+            &loc.at(first.as_str(), None),
+            format!(
+                "{n} section header{} overlap the bytes of another section (`{first}` overlaps `{other}`); each byte range was scanned once",
+                if n == 1 { "" } else { "s" }
+            ),
+        ));
     }
 }
 
@@ -61,23 +109,84 @@ fn skip_section(name: &str, kind: SectionKind) -> bool {
         || name.is_empty()
 }
 
+/// A section's bytes: a slice of the file, or its decompressed content (holding its share of
+/// the scan's memory budget).
+pub(crate) enum SectionData<'d> {
+    Raw(&'d [u8]),
+    Decompressed(BoundedBuf),
+}
+
+impl<'d> SectionData<'d> {
+    /// The bytes as a `Cow`: borrowed from the file, or the decompressed buffer (whose
+    /// memory reservation is then given back).
+    pub(crate) fn into_cow(self) -> std::borrow::Cow<'d, [u8]> {
+        match self {
+            SectionData::Raw(d) => std::borrow::Cow::Borrowed(d),
+            SectionData::Decompressed(b) => std::borrow::Cow::Owned(b.into_vec()),
+        }
+    }
+}
+
+impl std::ops::Deref for SectionData<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            SectionData::Raw(d) => d,
+            SectionData::Decompressed(b) => b.as_slice(),
+        }
+    }
+}
+
+/// Why a section could not be read (whole): the message, and what could be decompressed.
+pub(crate) struct SectionError<'d> {
+    pub message: String,
+    pub partial: Option<SectionData<'d>>,
+}
+
 /// A section's content, decompressed within the limits when it is compressed
-/// (SHF_COMPRESSED or `.zdebug_*`).
+/// (SHF_COMPRESSED or `.zdebug_*`): the scan's memory budget, the size limit and the ratio
+/// limit, growing with what the data produces rather than with the size the header claims.
 pub(crate) fn section_data<'d>(
     section: &object::Section<'d, '_>,
     opts: &ScanOptions,
-) -> Result<Cow<'d, [u8]>, String> {
-    let c = section
-        .compressed_data()
-        .map_err(|e| format!("section data unreadable: {e}"))?;
-    if c.format != CompressionFormat::None && c.uncompressed_size > opts.limits.max_decompressed {
-        return Err(format!(
-            "compressed section claims {} bytes decompressed, over the limit of {}; not scanned",
-            c.uncompressed_size, opts.limits.max_decompressed
-        ));
+) -> Result<SectionData<'d>, SectionError<'d>> {
+    let c = section.compressed_data().map_err(|e| SectionError {
+        message: format!("section data unreadable: {e}"),
+        partial: None,
+    })?;
+    let format = match c.format {
+        CompressionFormat::None => return Ok(SectionData::Raw(c.data)),
+        CompressionFormat::Zlib => SectionCompression::Zlib,
+        CompressionFormat::Zstandard => SectionCompression::Zstd,
+        other => {
+            return Err(SectionError {
+                message: format!("section compressed with {other:?}, which det does not read"),
+                partial: None,
+            });
+        }
+    };
+    match inflate_section(c.data, format, &opts.limits) {
+        Ok(out) if out.len() as u64 == c.uncompressed_size => Ok(SectionData::Decompressed(out)),
+        Ok(out) => Err(SectionError {
+            message: format!(
+                "compressed section claims {} bytes decompressed, holds {}; what it holds was scanned",
+                c.uncompressed_size,
+                out.len()
+            ),
+            partial: Some(SectionData::Decompressed(out)),
+        }),
+        Err(InflateError::Limit(msg, partial)) => Err(SectionError {
+            message: format!(
+                "compressed section cut at {} of output: {msg}; the part before the cut was scanned",
+                human_size(partial.len() as u64)
+            ),
+            partial: Some(SectionData::Decompressed(partial)),
+        }),
+        Err(InflateError::Corrupt(msg, partial)) => Err(SectionError {
+            message: format!("compressed section could not be decompressed: {msg}"),
+            partial: Some(SectionData::Decompressed(partial)),
+        }),
     }
-    c.decompress()
-        .map_err(|e| format!("compressed section could not be decompressed: {e}"))
 }
 
 /// NT_GNU_BUILD_ID: its kind from its length.
@@ -93,12 +202,20 @@ fn build_id(file: &object::File, loc: &Location, out: &mut Vec<Finding>) {
     let Ok(Some(id)) = file.build_id() else {
         return;
     };
+    if id.is_empty() {
+        // A note with no descriptor (`descsz` 0) names no build: nothing to judge.
+        out.push(parse_error(
+            &loc.at(".note.gnu.build-id", None),
+            "build-id note with an empty descriptor",
+        ));
+        return;
+    }
     let (section, offset) = file
         .sections()
         .filter(|s| s.kind() == SectionKind::Note || s.name().is_ok_and(|n| n.starts_with(".note")))
         .find_map(|s| {
             let d = s.data().ok()?;
-            let at = d.windows(id.len()).position(|w| w == id)?;
+            let at = memchr::memmem::find(d, id)?;
             Some((s.name().ok()?.to_owned(), Some(at as u64)))
         })
         .unwrap_or_else(|| (".note.gnu.build-id".to_owned(), None));
