@@ -205,28 +205,7 @@ fn record_paths(record: &str) -> Vec<String> {
     record
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|line| {
-            if let Some(quoted) = line.strip_prefix('"') {
-                // A quoted field: `""` is a literal quote, a lone `"` ends it.
-                let mut path = String::new();
-                let mut chars = quoted.chars().peekable();
-                while let Some(c) = chars.next() {
-                    if c == '"' {
-                        if chars.peek() == Some(&'"') {
-                            chars.next();
-                            path.push('"');
-                        } else {
-                            break;
-                        }
-                    } else {
-                        path.push(c);
-                    }
-                }
-                path
-            } else {
-                line.split(',').next().unwrap_or("").to_owned()
-            }
-        })
+        .map(record_path)
         .filter(|p| !p.ends_with(".dist-info/RECORD"))
         .collect()
 }
@@ -716,6 +695,29 @@ fn fold_member_findings(container: &Location, start: usize, out: &mut Vec<Findin
         i += 1;
         k
     });
+}
+
+/// The first CSV field of a wheel RECORD line (the path), unquoted: `""` is a literal
+/// quote, a lone `"` ends the field.
+pub(crate) fn record_path(line: &str) -> String {
+    let Some(quoted) = line.strip_prefix('"') else {
+        return line.split(',').next().unwrap_or("").to_owned();
+    };
+    let mut path = String::new();
+    let mut chars = quoted.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '"' {
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                path.push('"');
+            } else {
+                break;
+            }
+        } else {
+            path.push(c);
+        }
+    }
+    path
 }
 
 #[cfg(test)]

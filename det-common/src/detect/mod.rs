@@ -2,7 +2,7 @@
 //! build ids, archive metadata. Scan runs them over every node of an artifact tree; verify
 //! runs them over the bytes that differ to name a difference's cause.
 
-mod archive;
+pub(crate) mod archive;
 pub mod calibrate;
 mod fixes;
 mod object;

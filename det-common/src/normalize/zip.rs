@@ -6,6 +6,7 @@
 use super::{Ctx, Sources, Step, run_nested, sort_key, worth_opening};
 use crate::artifact::Bytes;
 use crate::artifact::zip as reader;
+use crate::detect::archive::record_path;
 use sha2::Digest;
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -211,28 +212,6 @@ fn entries(data: &Bytes, archive: &mut reader::Archive) -> Result<Vec<Entry>, St
 fn is_record(name: &str) -> bool {
     name.strip_suffix("/RECORD")
         .is_some_and(|dir| dir.ends_with(".dist-info") && !dir.contains('/'))
-}
-
-/// The first CSV field of a RECORD line (the path), unquoted.
-fn record_path(line: &str) -> String {
-    let Some(quoted) = line.strip_prefix('"') else {
-        return line.split(',').next().unwrap_or("").to_owned();
-    };
-    let mut path = String::new();
-    let mut chars = quoted.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '"' {
-            if chars.peek() == Some(&'"') {
-                chars.next();
-                path.push('"');
-            } else {
-                break;
-            }
-        } else {
-            path.push(c);
-        }
-    }
-    path
 }
 
 fn csv_field(s: &str) -> String {
