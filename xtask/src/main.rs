@@ -83,7 +83,8 @@ fn test(ws: &Path, extra: &[String]) -> Result<()> {
         ],
         &[],
     )?;
-    let mut args = vec!["test", "--workspace"];
+    // Every failing test in one run: CI shows them all, not the first binary's.
+    let mut args = vec!["test", "--workspace", "--no-fail-fast"];
     args.extend(extra.iter().map(String::as_str));
     let envs = tools.test_env();
     let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

@@ -110,6 +110,14 @@ pub(crate) enum PathStrength {
 /// of `[a-z0-9_]` with a digit, or scatters upper case among lower case. Digits alone do
 /// not make a name generated (`20x_dapi_cy3_20100185_1`, `python3`).
 fn looks_generated(comp: &str) -> bool {
+    // tempfile's default name: `.tmp` and exactly six random letters and digits, all
+    // lower case about one time in 185 (`.tmpudikeu`), so the case does not matter.
+    if comp
+        .strip_prefix(".tmp")
+        .is_some_and(|r| r.len() == 6 && r.bytes().all(|b| b.is_ascii_alphanumeric()))
+    {
+        return true;
+    }
     // tempfile's `.tmpGvIjil`, mktemp's `tmp.k3J9xQa1b2`: a temporary-file prefix and six or
     // more random letters and digits.
     let rest = comp
@@ -459,6 +467,7 @@ mod tests {
             "/tmp/build-env-h0n7oq3a/bin/python",
             "/tmp/build-env-tqcyv_u7/bin/python",
             "/tmp/.tmpk3J9xQ/x.c",
+            "/tmp/.tmpudikeu/main.c",
             "/home/iojs/build/ws/out/Release/obj/x.o",
             "/home/alice/proj/x.c",
             "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/serde-1.0.0/src/de.rs",
@@ -501,6 +510,7 @@ mod tests {
             "build-env-h0n7oq3a",
             "build-env-tqcyv_u7",
             ".tmpk3J9xQ",
+            ".tmpudikeu",
             "gdb-kUlB6r",
             "tmp.AbCdEf1234",
             "lsof-D9SkAG",
