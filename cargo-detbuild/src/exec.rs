@@ -59,55 +59,6 @@ are det's wrapper. The command's output and exit status are its own.
 Example:
   cargo det-build exec --cc zig --outputs 'build/*.so' -- make -j4";
 
-/// `*` and `?` within a path component, `**` across components.
-fn glob_match(pattern: &[u8], path: &[u8]) -> bool {
-    match pattern {
-        [] => path.is_empty(),
-        [b'*', b'*', rest @ ..] => {
-            let rest = rest.strip_prefix(b"/").unwrap_or(rest);
-            (0..=path.len()).any(|i| {
-                (i == 0 || path[i - 1] == b'/' || rest.is_empty()) && glob_match(rest, &path[i..])
-            })
-        }
-        [b'*', rest @ ..] => (0..=path.len())
-            .take_while(|&i| i == 0 || path[i - 1] != b'/')
-            .any(|i| glob_match(rest, &path[i..])),
-        [b'?', rest @ ..] => !path.is_empty() && path[0] != b'/' && glob_match(rest, &path[1..]),
-        [c, rest @ ..] => path.first() == Some(c) && glob_match(rest, &path[1..]),
-    }
-}
-
-/// Regular files under `dir` whose relative path matches one of `globs`, sorted.
-fn matching_files(dir: &Path, globs: &[String]) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
-            let e = e?;
-            let p = e.path();
-            let t = e.file_type()?;
-            let rel = p
-                .strip_prefix(dir)
-                .unwrap_or(&p)
-                .to_string_lossy()
-                .into_owned();
-            if t.is_dir() {
-                if rel != ".git" {
-                    stack.push(p);
-                }
-            } else if t.is_file()
-                && globs
-                    .iter()
-                    .any(|g| glob_match(g.as_bytes(), rel.as_bytes()))
-            {
-                out.push(rel);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 pub(crate) fn run(args: ExecArgs, status: &Status) -> Result<ExitCode> {
     let cwd = std::env::current_dir().context("the working directory")?;
     let user_env = |k: &str| std::env::var_os(k);
@@ -239,7 +190,7 @@ pub(crate) fn run(args: ExecArgs, status: &Status) -> Result<ExitCode> {
         build.insert("zig-target".to_string(), t.clone());
     }
     manifest.build = build;
-    for rel in matching_files(&cwd, &args.outputs)? {
+    for rel in det_common::glob::matching_files(&cwd, &args.outputs)? {
         let hash = det_common::hash::hash_file(&cwd.join(&rel))?;
         manifest.outputs.insert(rel, hash);
     }
@@ -257,18 +208,4 @@ pub(crate) fn run(args: ExecArgs, status: &Status) -> Result<ExitCode> {
         ),
     );
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob_match;
-
-    #[test]
-    fn globs() {
-        let m = |p: &str, s: &str| glob_match(p.as_bytes(), s.as_bytes());
-        assert!(m("prog", "prog"));
-        assert!(m("*.o", "a.o") && !m("*.o", "sub/a.o"));
-        assert!(m("**/*.o", "sub/a.o") && m("**/*.o", "a.o") && m("build/**", "build/x/y"));
-        assert!(m("lib?.a", "libx.a") && !m("lib?.a", "lib/.a"));
-    }
 }

@@ -15,16 +15,120 @@ const LONG_ABOUT: &str = "\
 Prove that a build is reproducible: the same source and toolchain must give bit-for-bit
 identical outputs on every machine, whatever the time, path, user, host or locale.
 
+Without a subcommand, det-verify builds the project --runs times (default 2), each in a
+fresh copy of the sources (without target/ and git-ignored files) at another path, with
+its own target dir: the first run pinned, the others varied (--vary). The artifacts are
+paired by relative path and compared; where they differ, the structural diff names each
+root cause, and extra builds (group testing over the varied set, about 1 + log2 of the
+number of variations per culprit) name the variation behind it, with the shim's log as
+evidence. The builds go through det-build (its promise, for this project), or with --raw
+through plain cargo. The source tree is never written; the copies are removed at the end,
+also on Ctrl-C, unless --keep.
+
 A build manifest (det-manifest/1) records every output's BLAKE3 and SHA-256 with the
 toolchains, flags and environment of the build; `compare` checks manifests from several
 machines against each other.";
 
+const AFTER_HELP: &str = "\
+Variations (--vary, reprotest's syntax: `+x` or `x` adds, `-x` removes, `all` is every one):
+  build-path   the sources and target dir at another absolute path of another length
+  time         another wall clock (the shim) and other mtimes on the copied sources
+  timezone     TZ
+  locale       LC_ALL and LANG
+  umask        0002 against 0022
+  environment  HOME, USER, LOGNAME and an extra variable
+  host         host name, domain name and kernel release (the shim's uname)
+  file-order   directory listings reversed or shuffled (the shim's readdir)
+  jobs         -j1 against -jN
+  aslr         address-space layout randomization (not in the default set)
+The control run (run-0) is pinned: clock, TZ=UTC, C.UTF-8, umask 0022, host `det`,
+sorted listings, no ASLR. Every later run varies the selected variations.
+
+Examples:
+  cargo det-verify                           # det-build's promise for this project
+  cargo det-verify --raw -- --release        # what plain `cargo build --release` does
+  cargo det-verify --raw --vary=-jobs,-aslr
+  cargo det-verify --artifacts 'build/*.so' -- make -j4
+
+Exit status: 0 reproducible, 1 not reproducible, 2 usage error or a failed build (its log
+tail and which run it was are shown).";
+
 /// Prove that builds are reproducible.
 #[derive(clap::Args, Debug)]
-#[command(version, long_about = LONG_ABOUT, disable_help_subcommand = true)]
+#[command(
+    version,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    disable_help_subcommand = true,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 pub struct VerifyArgs {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Rebuild under variations (the default verb).
+#[derive(clap::Args, Debug, Default)]
+pub struct RunArgs {
+    /// How many builds: the control and N-1 varied runs
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub runs: u32,
+
+    /// Select the variations, reprotest-style: `+all,-jobs`, `-time`, `-all,+build-path`
+    /// (repeatable; see below)
+    #[arg(long, value_name = "SPEC", allow_hyphen_values = true)]
+    pub vary: Vec<String>,
+
+    /// Build with plain cargo (or the command itself) instead of det-build: what the
+    /// project does on its own
+    #[arg(long)]
+    pub raw: bool,
+
+    /// Another build (make, cmake, a script) given after `--`: the files it makes, as
+    /// globs relative to the working directory (repeatable); run through det-build exec
+    #[arg(long, value_name = "GLOB")]
+    pub artifacts: Vec<String>,
+
+    /// Skip the extra builds that find the culprit variation of each difference
+    #[arg(long)]
+    pub no_explain: bool,
+
+    /// Keep the temporary trees (each run's artifacts, build log, shim log) and print where
+    #[arg(long)]
+    pub keep: bool,
+
+    /// SOURCE_DATE_EPOCH for det-build [default: $SOURCE_DATE_EPOCH, else the last git
+    /// commit, else 1980-01-01]
+    #[arg(long, value_name = "SECONDS")]
+    pub source_date_epoch: Option<String>,
+
+    /// Report format
+    #[arg(long, value_enum, default_value_t = VerifyFormat::Text)]
+    pub format: VerifyFormat,
+
+    /// Write the report to this file (atomically) instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// No status lines
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// cargo build's options (or, with --artifacts, the build command)
+    #[arg(last = true, value_name = "BUILD")]
+    pub build: Vec<OsString>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum VerifyFormat {
+    /// For people: the verdict, then each cause with its culprit, evidence and fix
+    #[default]
+    Text,
+    /// For programs: schema det-verify/1, keys sorted
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -157,7 +261,7 @@ mod tests {
         for argv in [&through_cargo[..], &direct[..]] {
             let args = cargo_style_args(argv.iter().map(OsString::from));
             let Cargo::DetVerify(v) = Cargo::try_parse_from(args).unwrap();
-            let Command::Compare(c) = v.command else {
+            let Some(Command::Compare(c)) = v.command else {
                 panic!("compare")
             };
             assert_eq!(c.manifests, [PathBuf::from("a"), PathBuf::from("b")]);
@@ -165,5 +269,31 @@ mod tests {
         }
         let one = cargo_style_args(["cargo-det-verify", "compare", "a"].map(OsString::from));
         assert!(Cargo::try_parse_from(one).is_err());
+    }
+
+    #[test]
+    fn the_rebuild_is_the_default_verb_and_takes_cargo_options_after_dashes() {
+        let argv = [
+            "cargo-det-verify",
+            "det-verify",
+            "--raw",
+            "--vary=-jobs",
+            "--runs",
+            "3",
+            "--",
+            "--release",
+            "-p",
+            "x",
+        ];
+        let args = cargo_style_args(argv.map(OsString::from));
+        let Cargo::DetVerify(v) = Cargo::try_parse_from(args).unwrap();
+        assert!(v.command.is_none());
+        assert!(v.run.raw);
+        assert_eq!(v.run.runs, 3);
+        assert_eq!(v.run.vary, ["-jobs"]);
+        assert_eq!(v.run.build, ["--release", "-p", "x"].map(OsString::from));
+        let bare = cargo_style_args(["cargo-det-verify"].map(OsString::from));
+        let Cargo::DetVerify(v) = Cargo::try_parse_from(bare).unwrap();
+        assert!(v.command.is_none() && v.run.build.is_empty());
     }
 }

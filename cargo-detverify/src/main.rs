@@ -5,16 +5,25 @@
 mod cli;
 mod compare;
 mod diff;
+mod interrupt;
+mod status;
+mod verify;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let result = match cli::parse().command {
-        cli::Command::Compare(args) => compare::run(&args),
-        cli::Command::Diff(args) => diff::run(&args),
+    let args = cli::parse();
+    let result = match args.command {
+        Some(cli::Command::Compare(a)) => compare::run(&a),
+        Some(cli::Command::Diff(a)) => diff::run(&a),
+        None => verify::run(&args.run, &status::Status::new(args.run.quiet)),
     };
     match result {
         Ok(code) => code,
+        Err(e) if e.downcast_ref::<interrupt::Interrupted>().is_some() => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             if is_broken_pipe(&e) {
                 // Output cut short by `| head` is not an error (as ripgrep does).

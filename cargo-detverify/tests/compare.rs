@@ -201,7 +201,13 @@ fn help_reads_well_and_lists_only_what_exists() {
     let out = verify(&["--help".as_ref()]);
     assert_eq!(out.status.code(), Some(0));
     let help = text(&out.stdout);
-    assert!(help.contains("Usage: cargo det-verify <COMMAND>"), "{help}");
+    assert!(
+        help.contains(
+            "Usage: cargo det-verify [OPTIONS] [-- <BUILD>...]\n       cargo det-verify <COMMAND>"
+        ),
+        "{help}"
+    );
+    assert!(help.contains("--vary <SPEC>"), "{help}");
     assert!(
         help.contains("compare  Compare build manifests from several machines"),
         "{help}"

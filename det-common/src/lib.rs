@@ -14,6 +14,7 @@ pub mod diff;
 pub mod env;
 pub mod error;
 pub mod finding;
+pub mod glob;
 pub mod hash;
 pub mod input;
 pub mod manifest;
@@ -24,6 +25,7 @@ pub mod rules;
 pub mod sandbox;
 pub mod scan;
 pub mod toolchain;
+pub mod variation;
 
 pub use error::{Error, Result};
 pub use finding::{Finding, Location};

@@ -97,7 +97,55 @@ pub(crate) fn classify(
     }) {
         return Some(of_finding(f));
     }
-    binary_time(&a[ra], &b[rb])
+    decimal_time(a, &ra, b, &rb).or_else(|| binary_time(&a[ra], &b[rb]))
+}
+
+/// The run of ASCII digits around `r` (empty when `r` is not all digits).
+fn digits_around<'d>(d: &'d [u8], r: &Range<usize>) -> &'d [u8] {
+    if r.is_empty() || !d[r.clone()].iter().all(u8::is_ascii_digit) {
+        return &[];
+    }
+    let (mut lo, mut hi) = (r.start, r.end);
+    while lo > 0 && d[lo - 1].is_ascii_digit() && r.end - lo < 24 {
+        lo -= 1;
+    }
+    while hi < d.len() && d[hi].is_ascii_digit() && hi - lo < 24 {
+        hi += 1;
+    }
+    &d[lo..hi]
+}
+
+/// Two decimal numbers, the differing digits inside them, that are both Unix times
+/// between 2000 and 2100 in seconds, milliseconds, microseconds or nanoseconds (a build
+/// script's `SystemTime::now()` printed into the code, `date +%s`).
+fn decimal_time(a: &[u8], ra: &Range<usize>, b: &[u8], rb: &Range<usize>) -> Option<Cause> {
+    const LO: u128 = 946_684_800;
+    const HI: u128 = 4_102_444_800;
+    let (da, db) = (digits_around(a, ra), digits_around(b, rb));
+    if da.len() != db.len() {
+        return None;
+    }
+    let scale = match da.len() {
+        10 => 1,
+        13 => 1_000,
+        16 => 1_000_000,
+        19 => 1_000_000_000,
+        _ => return None,
+    };
+    let parse = |d: &[u8]| std::str::from_utf8(d).ok()?.parse::<u128>().ok();
+    let (ta, tb) = (parse(da)? / scale, parse(db)? / scale);
+    ((LO..HI).contains(&ta) && (LO..HI).contains(&tb)).then(|| {
+        of_rule(
+            "embedded-date",
+            format!(
+                "decimal time {} ({}) vs {} ({})",
+                String::from_utf8_lossy(da),
+                crate::detect::utc(ta as i64),
+                String::from_utf8_lossy(db),
+                crate::detect::utc(tb as i64)
+            ),
+        )
+    })
 }
 
 /// Two 4- or 8-byte little-endian values that are both times between 2000 and 2100.
@@ -300,4 +348,24 @@ pub(crate) fn headline(roots: &[RootCause], derived: usize) -> String {
         derived,
         if derived == 1 { "" } else { "s" }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_unix_times_in_any_unit_are_a_timestamp() {
+        // A build script's SystemTime::now() in nanoseconds; eight digits differ.
+        let a = b"built at 1700000000000000000\n";
+        let b = b"built at 1731634243000000000\n";
+        let c = decimal_time(a, &(11..19), b, &(11..19)).expect("a time");
+        assert_eq!(c.rule, "embedded-date");
+        assert!(c.evidence.contains("2023-11-14"), "{}", c.evidence);
+        // Seconds, and a number that is no time (a version, a count).
+        assert!(decimal_time(b"t=1700000000", &(5..7), b"t=1731634243", &(5..7)).is_some());
+        assert!(decimal_time(b"n=123456", &(3..5), b"n=129956", &(3..5)).is_none());
+        // Text around that is not all digits: not a decimal time.
+        assert!(decimal_time(b"abc", &(0..2), b"abd", &(0..2)).is_none());
+    }
 }

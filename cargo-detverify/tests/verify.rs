@@ -1,0 +1,369 @@
+//! `cargo det-verify` (the rebuild) on the testdata fixtures: real cargo, gcc and make
+//! builds under real variations, the report read as det-verify/1 JSON. Each test gives
+//! det-verify a TMPDIR of its own and checks that nothing is left in it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn testdata(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata")
+        .join(name)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            if e.file_name() != "target" {
+                copy_dir(&e.path(), &dest);
+            }
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// cargo-det-verify builds through cargo-det-build found beside it: make sure it is
+/// there when only this package's tests were built.
+fn ensure_det_build() {
+    let exe = Path::new(env!("CARGO_BIN_EXE_cargo-det-verify"));
+    if exe.with_file_name("cargo-det-build").is_file() {
+        return;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = Command::new(cargo)
+        .args(["build", "-p", "cargo-detbuild", "--bin", "cargo-det-build"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(st.success(), "building cargo-det-build");
+}
+
+/// A fixture copied to a fresh directory, with a TMPDIR of its own beside it.
+struct Project {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    tmp: PathBuf,
+}
+
+fn project(fixture: &str) -> Project {
+    ensure_det_build();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(fixture);
+    copy_dir(&testdata(fixture), &path);
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    Project {
+        _dir: dir,
+        path,
+        tmp,
+    }
+}
+
+impl Project {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-det-verify"));
+        c.args(args)
+            .current_dir(&self.path)
+            .env("TMPDIR", &self.tmp)
+            .env_remove("SOURCE_DATE_EPOCH")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let out = self.command(args).output().unwrap();
+        self.assert_clean();
+        out
+    }
+
+    /// The report of a run that must exit with `code`.
+    fn report(&self, args: &[&str], code: i32) -> Value {
+        let mut a = vec!["--format", "json"];
+        a.extend(args);
+        let out = self.run(&a);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// No temporary tree left behind.
+    fn assert_clean(&self) {
+        let left: Vec<_> = std::fs::read_dir(&self.tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+    }
+}
+
+/// The causes of a report whose places include `place`.
+fn causes_in<'a>(r: &'a Value, place: &str) -> Vec<&'a Value> {
+    r["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["places"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p.as_str().unwrap().contains(place))
+        })
+        .collect()
+}
+
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect()
+}
+
+/// Every culprit named in the report was varied in the run it explains.
+fn culprits_were_varied(r: &Value) {
+    let varied = strings(&r["varied"]);
+    for c in r["differences"].as_array().unwrap() {
+        for v in strings(&c["culprits"]) {
+            assert!(varied.contains(&v), "{v} blamed but not varied: {c}");
+        }
+    }
+}
+
+#[test]
+fn buildrs_time_raw_is_a_rodata_timestamp_caused_by_time_and_det_build_fixes_it() {
+    let p = project("rust-buildrs-time");
+    let r = p.report(&["--raw"], 1);
+    assert_eq!(r["schema"], "det-verify/1");
+    assert_eq!(r["reproducible"], false);
+    assert_eq!(r["mode"], "raw");
+    assert_eq!(r["inside_build"], false);
+    let rodata = causes_in(&r, ".rodata");
+    assert_eq!(rodata.len(), 1, "{r:#}");
+    let c = rodata[0];
+    assert_eq!(c["rule"], "embedded-date");
+    assert_eq!(strings(&c["culprits"]), ["time"]);
+    assert!(
+        strings(&c["evidence"])
+            .iter()
+            .any(|e| e.contains("read the clock") && e.contains("build-script-build")),
+        "{c:#}"
+    );
+    assert!(
+        strings(&c["source"])
+            .iter()
+            .any(|s| s.starts_with("build.rs:5:") && s.contains("cargo-build-script-clock")),
+        "{c:#}"
+    );
+    // The debug info's paths are the other cause, blamed on the path.
+    let debug = causes_in(&r, ".debug_str");
+    assert_eq!(strings(&debug[0]["culprits"]), ["build-path"]);
+    culprits_were_varied(&r);
+    // Group testing: the rerun, log2(9) halvings, a confirmation.
+    let extra = r["extra_builds"].as_u64().unwrap();
+    assert!((2..=6).contains(&extra), "{extra} extra builds");
+    let roles: Vec<&str> = r["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(&roles[..3], ["control", "varied", "rerun"]);
+    assert_eq!(roles.len() as u64, 2 + extra);
+
+    let r = p.report(&[], 0);
+    assert_eq!(r["reproducible"], true);
+    assert_eq!(r["mode"], "det-build");
+    assert_eq!(r["runs"].as_array().unwrap().len(), 2);
+    assert_eq!(r["artifacts"][0]["path"], "debug/rust-buildrs-time");
+    assert_eq!(r["artifacts"][0]["status"], "reproducible");
+}
+
+#[test]
+fn manifest_dir_raw_is_build_path() {
+    let p = project("rust-manifest-dir");
+    let r = p.report(&["--raw"], 1);
+    let rodata = causes_in(&r, ".rodata");
+    assert!(!rodata.is_empty(), "{r:#}");
+    for c in &rodata {
+        assert_eq!(strings(&c["culprits"]), ["build-path"], "{r:#}");
+    }
+    assert!(
+        strings(&rodata[0]["source"])
+            .iter()
+            .any(|s| s.contains("cargo-build-script-path")),
+        "{r:#}"
+    );
+    culprits_were_varied(&r);
+}
+
+#[test]
+fn proc_macro_hashmap_raw_is_inside_the_build_and_blames_no_variation() {
+    let p = project("rust-proc-macro-hashmap");
+    // Only the host varies: nothing the build reads, so the difference it still shows
+    // must be put inside the build, and the host never blamed.
+    let r = p.report(&["--raw", "--vary=-all,+host"], 1);
+    assert_eq!(r["inside_build"], true);
+    assert_eq!(r["extra_builds"], 1, "the rerun alone: {r:#}");
+    for c in r["differences"].as_array().unwrap() {
+        assert_eq!(c["inside_build"], true, "{c:#}");
+        assert!(strings(&c["culprits"]).is_empty(), "{c:#}");
+    }
+    let rodata = causes_in(&r, ".rodata");
+    assert!(
+        strings(&rodata[0]["source"])
+            .iter()
+            .any(|s| s.contains("cargo-hashmap-codegen")),
+        "{r:#}"
+    );
+    // det-build seeds the random stream: reproducible.
+    let r = p.report(&["--vary=-all,+host,+file-order"], 0);
+    assert_eq!(r["reproducible"], true);
+}
+
+#[test]
+fn c_builds_through_make_name_path_time_and_order() {
+    let p = project("c-paths");
+    let r = p.report(&["--raw", "--artifacts", "paths", "--", "make"], 1);
+    let rodata = causes_in(&r, ".rodata");
+    assert_eq!(strings(&rodata[0]["culprits"]), ["build-path"], "{r:#}");
+    culprits_were_varied(&r);
+    let r = p.report(&["--artifacts", "paths", "--", "make"], 0);
+    assert_eq!(r["reproducible"], true);
+
+    let p = project("c-date-time");
+    let r = p.report(&["--raw", "--artifacts", "date-time", "--", "make"], 1);
+    let rodata = causes_in(&r, ".rodata");
+    assert_eq!(rodata[0]["rule"], "date-time-macro");
+    assert_eq!(strings(&rodata[0]["culprits"]), ["time"], "{r:#}");
+    assert!(
+        strings(&rodata[0]["evidence"])
+            .iter()
+            .any(|e| e.contains("cc1")),
+        "{r:#}"
+    );
+    // __TIME__ is local time: with the clock pinned, the time zone alone still shows.
+    let r = p.report(
+        &[
+            "--raw",
+            "--vary=-time",
+            "--artifacts",
+            "date-time",
+            "--",
+            "make",
+        ],
+        1,
+    );
+    assert_eq!(strings(&r["differences"][0]["culprits"]), ["timezone"]);
+    let r = p.report(
+        &[
+            "--raw",
+            "--vary=-time,-timezone",
+            "--artifacts",
+            "date-time",
+            "--",
+            "make",
+        ],
+        0,
+    );
+    assert_eq!(r["reproducible"], true);
+
+    let p = project("c-file-order");
+    let r = p.report(&["--raw", "--artifacts", "prog", "--", "make"], 1);
+    let causes = r["differences"].as_array().unwrap();
+    assert!(!causes.is_empty());
+    for c in causes {
+        assert_eq!(strings(&c["culprits"]), ["file-order"], "{r:#}");
+    }
+    assert!(
+        strings(&causes[0]["evidence"])
+            .iter()
+            .any(|e| e.contains("listed directories") && e.contains("find")),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn usage_errors_and_failed_builds_exit_2_and_leave_nothing() {
+    let p = project("c-paths");
+    for (args, says) in [
+        (&["--vary=+tme"][..], "unknown variation `tme`"),
+        (&["--vary=-all,+time,-time"][..], "leaves no variation"),
+        (&["--artifacts", "paths"][..], "needs the build command"),
+        (&["--runs", "1"][..], "at least 2 runs"),
+    ] {
+        let out = p.run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let out = p.run(&[
+        "--raw",
+        "--artifacts",
+        "paths",
+        "--",
+        "sh",
+        "-c",
+        "echo the-compiler-said-no >&2; exit 3",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("run run-0") && err.contains("the-compiler-said-no"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ctrl_c_during_a_run_leaves_no_temporary_tree() {
+    let p = project("c-paths");
+    // A build that takes a while: the interrupt arrives while it runs.
+    let child = p
+        .command(&[
+            "--raw",
+            "--artifacts",
+            "paths",
+            "--",
+            "sh",
+            "-c",
+            "make && sleep 30",
+        ])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the control's tree to exist.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let found = std::fs::read_dir(&p.tmp)
+            .unwrap()
+            .flatten()
+            .any(|e| e.path().join("c").join("c-paths").join("paths").exists());
+        if found {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the build never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SAFETY: sending SIGINT to the child we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    p.assert_clean();
+}
