@@ -129,6 +129,9 @@ pub enum VerifyFormat {
     Text,
     /// For programs: schema det-verify/1, keys sorted
     Json,
+    /// One self-contained page: the verdict first, causes, runs, artifacts and the diff
+    /// with both sides next to each other, each collapsible
+    Html,
 }
 
 #[derive(Subcommand, Debug)]

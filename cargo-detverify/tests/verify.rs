@@ -326,6 +326,32 @@ fn usage_errors_and_failed_builds_exit_2_and_leave_nothing() {
 }
 
 #[test]
+fn html_report_is_one_escaped_page_with_the_verdict_first() {
+    let p = project("c-paths");
+    let out = p.run(&[
+        "--raw",
+        "--no-explain",
+        "--format",
+        "html",
+        "--artifacts",
+        "a*",
+        "--",
+        "sh",
+        "-c",
+        "make && cp paths 'a<script>x'",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let html = String::from_utf8(out.stdout).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("Content-Security-Policy"));
+    assert!(!html.contains("<script"), "unescaped name");
+    assert!(html.contains("a&lt;script&gt;x"));
+    let verdict = html.find("Not reproducible").unwrap();
+    assert!(verdict < html.find("Causes").unwrap());
+    assert!(html.contains("<details") && html.contains("side a") && html.contains("side b"));
+}
+
+#[test]
 fn ctrl_c_during_a_run_leaves_no_temporary_tree() {
     let p = project("c-paths");
     // A build that takes a while: the interrupt arrives while it runs.

@@ -232,8 +232,24 @@ impl Verification<'_> {
             "rerun" => "rerun with no variation".to_string(),
             _ => runner::describe(cond),
         };
-        self.status.status("Building", &format!("{id} ({what})"));
-        let out = self.setup.build(id, cond)?;
+        let started = std::time::Instant::now();
+        // On a terminal a spinner while it builds and a line when done; elsewhere a line
+        // when it starts (a CI log shows what is running).
+        let spinner = self.status.spinner(&format!("{id} ({what})"));
+        if spinner.is_none() {
+            self.status.status("Building", &format!("{id} ({what})"));
+        }
+        let out = self.setup.build(id, cond);
+        if let Some(s) = spinner {
+            s.finish_and_clear();
+            if out.is_ok() {
+                self.status.status(
+                    "Built",
+                    &format!("{id} ({what}) in {:.1}s", started.elapsed().as_secs_f64()),
+                );
+            }
+        }
+        let out = out?;
         self.runs.push(RunReport {
             differs: None,
             id: id.to_string(),
@@ -531,6 +547,7 @@ fn emit(args: &RunArgs, report: &VerifyReport) -> Result<()> {
             buf
         }
         VerifyFormat::Json => det_common::report::terminal_safe_json(report, 1 << 16).into_bytes(),
+        VerifyFormat::Html => report::render_html(report).into_bytes(),
     };
     match &args.output {
         Some(p) => det_common::atomic_file::write(p, &doc)

@@ -15,10 +15,10 @@ pub struct VerifyReport {
     pub artifacts: Vec<ArtifactReport>,
     /// What was built: `det-build`'s or cargo's options, or the command.
     pub command: Vec<String>,
-    /// The root causes of the first differing run, with their culprits.
-    pub differences: Vec<CauseReport>,
     /// The structural diff of the control against the first differing run.
     pub diff: Option<DiffReport>,
+    /// The root causes of the first differing run, with their culprits.
+    pub differences: Vec<CauseReport>,
     /// Whether the culprit search ran (`--no-explain` turns it off).
     pub explained: bool,
     /// Builds made beyond the requested runs (the rerun and the culprit search).
@@ -223,4 +223,184 @@ pub fn render_text(out: &mut impl Write, r: &VerifyReport, color: bool) -> std::
         )?;
     }
     Ok(())
+}
+
+/// The HTML view: one self-contained page (inline style, a CSP that loads nothing, no
+/// script), the verdict first, then each cause, the runs, the artifacts and the structural
+/// diff with both sides next to each other; every section collapsible, every string escaped.
+pub fn render_html(r: &VerifyReport) -> String {
+    use std::fmt::Write as _;
+    let h = |s: &str| det_common::report::escape::html(s).into_owned();
+    let mut out = String::with_capacity(16 << 10);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
+         <title>det-verify: {}</title>\n<style>\n{}\
+         .verdict{{font-size:1.5em;font-weight:bold;padding:.4em .6em;border-radius:4px}}\
+         .ok{{background:#e6f6e6;color:#064}}.bad{{background:#fde8e8;color:#a00}}\
+         .culprit{{font-weight:bold;color:#850}}dl{{margin:.3em 0 .3em 1em}}dt{{font-weight:bold}}\
+         dd{{margin:0 0 .3em 1.2em;overflow-wrap:anywhere}}\n</style>\n</head>\n<body>\n",
+        if r.reproducible {
+            "reproducible"
+        } else {
+            "not reproducible"
+        },
+        det_common::diff::HTML_STYLE
+    );
+    let _ = writeln!(
+        out,
+        "<h1>det-verify <code>{}</code></h1>",
+        h(&r.command.join(" "))
+    );
+    let total = r.artifacts.len();
+    let differing = r
+        .artifacts
+        .iter()
+        .filter(|a| a.status != "reproducible")
+        .count();
+    let varied = if r.varied.is_empty() {
+        "nothing".to_string()
+    } else {
+        names(&r.varied)
+    };
+    if r.reproducible {
+        let _ = writeln!(
+            out,
+            "<p class=\"verdict ok\">Reproducible: {total} artifact(s) identical ({}; varied: {})</p>",
+            h(r.mode),
+            h(&varied)
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "<p class=\"verdict bad\">Not reproducible: {differing} of {total} artifact(s) differ ({}; varied: {})</p>",
+            h(r.mode),
+            h(&varied)
+        );
+        if let Some(d) = &r.diff {
+            let _ = writeln!(out, "<p class=\"headline\">{}</p>", h(&d.summary.headline));
+        }
+    }
+    if !r.differences.is_empty() {
+        out.push_str("<h2>Causes</h2>\n");
+        for (i, c) in r.differences.iter().enumerate() {
+            let culprit = if c.inside_build {
+                "inside the build".to_string()
+            } else if c.culprits.is_empty() {
+                if r.explained {
+                    "none found"
+                } else {
+                    "not searched"
+                }
+                .to_string()
+            } else {
+                names(&c.culprits)
+            };
+            let _ = writeln!(
+                out,
+                "<details open><summary>cause {}: {} in {} — culprit: <span class=\"culprit\">{}</span></summary>\n<dl>",
+                i + 1,
+                h(&c.what),
+                h(&c.places.join(", ")),
+                h(&culprit)
+            );
+            let mut item = |k: &str, v: &str| {
+                let _ = writeln!(out, "<dt>{}</dt><dd>{}</dd>", h(k), h(v));
+            };
+            item(
+                "differences",
+                &format!("{} root, {} derived", c.differences, c.derived),
+            );
+            if let (Some(rule), Some(m)) = (&c.rule, &c.message) {
+                item("rule", &format!("{rule}: {m}"));
+            }
+            if c.inside_build {
+                item(
+                    "inside the build",
+                    "a rebuild with no variation differs too: the build itself is nondeterministic (a HashMap's order in a proc macro or build script, threads, randomness); no variation is to blame",
+                );
+            }
+            for v in &c.culprits {
+                item(v.name(), v.description());
+            }
+            if !c.unresolved.is_empty() {
+                item(
+                    "unresolved",
+                    &format!(
+                        "no single variation explains some differences; seen with {}",
+                        names(&c.unresolved)
+                    ),
+                );
+            }
+            for e in &c.evidence {
+                item("evidence", e);
+            }
+            for s in &c.source {
+                item("source", s);
+            }
+            if let Some(f) = &c.fix {
+                item("fix", f);
+            }
+            out.push_str("</dl>\n</details>\n");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "<details><summary>Runs ({}; {} extra for the explanation)</summary>\n<table><tr><th style=\"width:12%\">run</th><th style=\"width:10%\">role</th><th style=\"width:10%\">differs</th><th>variations and values</th></tr>",
+        r.runs.len(),
+        r.extra_builds
+    );
+    for run in &r.runs {
+        let values: Vec<String> = run
+            .values
+            .iter()
+            .map(|(v, s)| {
+                let mark = if run.variations.contains(v) {
+                    "varied"
+                } else {
+                    "pinned"
+                };
+                format!("{v} ({mark}): {s}")
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=\"side\">{}\n{}</td></tr>",
+            h(&run.id),
+            h(run.role),
+            match run.differs {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "",
+            },
+            h(&run.path),
+            h(&values.join("\n"))
+        );
+    }
+    out.push_str("</table>\n</details>\n");
+    let _ = writeln!(
+        out,
+        "<details{}><summary>Artifacts ({total}, {differing} differing)</summary>\n<table><tr><th>artifact</th><th style=\"width:14%\">status</th><th style=\"width:20%\">runs differing</th></tr>",
+        if differing > 0 { " open" } else { "" }
+    );
+    for a in &r.artifacts {
+        let _ = writeln!(
+            out,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+            h(&a.path),
+            h(a.status),
+            h(&a.runs_differing.join(", "))
+        );
+    }
+    out.push_str("</table>\n</details>\n");
+    if let Some(d) = &r.diff {
+        let _ = writeln!(
+            out,
+            "<h2>Differences: control (A) against the first differing run (B)</h2>"
+        );
+        out.push_str(&det_common::diff::html_differences(d));
+    }
+    out.push_str("</body>\n</html>\n");
+    out
 }

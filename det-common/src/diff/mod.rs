@@ -35,7 +35,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-pub use render::{DiffFormat, render};
+pub use render::{DiffFormat, HTML_STYLE, html_differences, render};
 
 /// The schema id of the JSON document.
 pub const SCHEMA: &str = "det-diff/1";

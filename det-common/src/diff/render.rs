@@ -151,7 +151,8 @@ fn text(r: &DiffReport, color: bool) -> String {
     out
 }
 
-const STYLE: &str = "\
+/// The style sheet of det's diff pages (inline: the pages load nothing).
+pub const HTML_STYLE: &str = "\
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;background:#fff}
 h1{font-size:1.4em}summary{cursor:pointer;font-family:monospace;font-weight:bold;word-break:break-all}
 table{border-collapse:collapse;width:100%;table-layout:fixed}td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
@@ -167,7 +168,7 @@ fn page(r: &DiffReport) -> String {
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
-         <title>det-verify diff: {} vs {}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n",
+         <title>det-verify diff: {} vs {}</title>\n<style>\n{HTML_STYLE}</style>\n</head>\n<body>\n",
         html(&r.a),
         html(&r.b)
     );
@@ -214,6 +215,16 @@ fn page(r: &DiffReport) -> String {
         }
         out.push_str("</ol>\n<h2>Differences</h2>\n");
     }
+    out.push_str(&html_differences(r));
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// The differences of a report as HTML (no page around them): one collapsible block per
+/// file and member, one per section inside it, the two sides next to each other. Every
+/// string is escaped. Used by the diff page and by det-verify's report.
+pub fn html_differences(r: &DiffReport) -> String {
+    let mut out = String::with_capacity(r.differences.len() * 400);
     for (place, ds) in by_place(r) {
         let _ = writeln!(
             out,
@@ -280,7 +291,6 @@ fn page(r: &DiffReport) -> String {
         }
         out.push_str("</details>\n");
     }
-    out.push_str("</body>\n</html>\n");
     out
 }
 
