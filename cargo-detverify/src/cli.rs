@@ -200,9 +200,14 @@ pub enum DiffFormatArg {
 
 const COMPARE_LONG_ABOUT: &str = "\
 Compare build manifests (det-manifest/1), output by output.
-The first manifest is the reference; every output must exist in each manifest with the
-same BLAKE3 and SHA-256. Differences in what the builds used (toolchains, injected flags,
-environment, inputs, SOURCE_DATE_EPOCH) are listed too: they often explain a differing
+Manifests are grouped by their closure hash (det-build's address of everything that
+determines the outputs): only manifests built from the same inputs are expected to agree.
+A group with another closure than the first manifest's is reported as different inputs,
+naming which (toolchains, Cargo.lock, the source tree, flags, the build's parameters), not
+as a dissent. Within a group every output must exist in each manifest with the same BLAKE3
+and SHA-256; where they disagree, the majority's hash wins and the dissenting manifests are
+named. Manifests without a closure form one group, compared with each other. Differences in
+what the builds of the first group used are listed too: they often explain a differing
 output, but they do not by themselves make the builds non-reproducible.";
 
 const COMPARE_AFTER_HELP: &str = "\
@@ -210,8 +215,9 @@ Examples:
   cargo det-verify compare ci-linux.json laptop.json
   cargo det-verify compare --format json a.json b.json c.json > compare.json
 
-Exit status: 0 when every output is identical in every manifest, 1 when one differs or is
-missing, 2 on a usage error or a manifest that cannot be read.";
+Exit status: 0 when every output is identical within every group, 1 when one differs or is
+missing (or when no two manifests share their inputs: nothing was verified), 2 on a usage
+error or a manifest that cannot be read.";
 
 /// Compare build manifests from several machines, output by output
 #[derive(clap::Args, Debug)]

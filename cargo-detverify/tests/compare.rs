@@ -221,3 +221,95 @@ fn help_reads_well_and_lists_only_what_exists() {
     );
     assert!(help.contains("Exit status: 0"), "{help}");
 }
+
+#[test]
+fn majority_names_the_dissenter_and_another_closure_is_different_inputs() {
+    let d = tempfile::tempdir().unwrap();
+    let with = |closure: &str, app: &[u8]| {
+        let mut m = manifest();
+        m.closure = Some(closure.repeat(64));
+        m.outputs
+            .insert("target/release/app".into(), hash_bytes(app));
+        m
+    };
+    let a = write(d.path(), "a.json", &with("a", b"app"));
+    let b = write(d.path(), "b.json", &with("a", b"app"));
+    let c = write(d.path(), "c.json", &with("a", b"app, built at noon"));
+    // Another toolchain and Cargo.lock: another closure, whatever its outputs.
+    let mut other = with("b", b"app for another rustc");
+    other.inputs.insert("Cargo.lock".into(), "33".repeat(32));
+    other.toolchains.insert(
+        "rustc".into(),
+        det_common::toolchain::Toolchain {
+            name: "rustc".into(),
+            version: det_common::toolchain::Version::parse("1.99.0").unwrap(),
+            id: "44".repeat(32),
+            path: "/x/rustc".into(),
+        },
+    );
+    let x = write(d.path(), "x.json", &other);
+    let args = [a.as_os_str(), b.as_os_str(), c.as_os_str(), x.as_os_str()];
+    let mut argv: Vec<&std::ffi::OsStr> = vec!["compare".as_ref()];
+    argv.extend(args);
+    let out = verify(&argv);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let (an, bn, cn, xn) = (
+        a.display().to_string(),
+        b.display().to_string(),
+        c.display().to_string(),
+        x.display().to_string(),
+    );
+    assert!(
+        stdout.contains(&format!(
+            "target/release/app: content differs; majority 2 of 3, dissenting: {cn}"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("3 of 4 manifests (the others have other inputs)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("  {xn}: inputs Cargo.lock, toolchains rustc")),
+        "{stdout}"
+    );
+
+    argv.insert(1, "--format".as_ref());
+    argv.insert(2, "json".as_ref());
+    let json: serde_json::Value = serde_json::from_slice(&verify(&argv).stdout).unwrap();
+    assert_eq!(json["dissenters"], serde_json::json!([cn]));
+    assert_eq!(
+        json["groups"][0]["manifests"],
+        serde_json::json!([an, bn, cn])
+    );
+    assert_eq!(json["groups"][1]["manifests"], serde_json::json!([xn]));
+    assert_eq!(
+        json["different_inputs"][0]["differs_in"],
+        serde_json::json!(["inputs Cargo.lock", "toolchains rustc"])
+    );
+    let app = &json["differing_outputs"][0];
+    assert_eq!(
+        app["majority"]["blake3"],
+        hash_bytes(b"app").blake3.as_str()
+    );
+    assert_eq!(app["dissenters"], serde_json::json!([cn]));
+
+    // Without the dissenter the group agrees: reproducible, the other closure still said.
+    let out = verify(&[
+        "compare".as_ref(),
+        a.as_os_str(),
+        b.as_os_str(),
+        x.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("different inputs"));
+    // No two manifests with the same inputs: nothing verified.
+    let out = verify(&["compare".as_ref(), a.as_os_str(), x.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).starts_with("not verified"),
+        "{}",
+        text(&out.stdout)
+    );
+}

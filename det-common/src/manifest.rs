@@ -347,6 +347,7 @@ pub fn compare(a: &Manifest, b: &Manifest) -> ManifestDiff {
         });
     }
     diff_maps(ctx, "inputs", &a.inputs, &b.inputs);
+    diff_maps(ctx, "build", &a.build, &b.build);
     diff
 }
 
