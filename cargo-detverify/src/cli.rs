@@ -145,10 +145,14 @@ Compare two builds structurally and name the cause of every difference.
 A and B are two files or two directories (files paired by relative path). Equal files are
 recognised by their bytes; where they differ, both are walked in step: archive members
 (ar, rlib, .deb, zip, wheel, jar, tar, gzip, xz, zstd, bzip2), object-file headers, segments,
-sections, symbols and DWARF (ELF, Mach-O, PE/COFF), text lines, raw bytes. Each difference is
-classified by det-scan's detectors (a build path, a time stamp, a UUID, an order), and
-differences that follow from another (a build-id, a checksum, offsets that shift) are
-grouped under their root cause.";
+sections, symbols and DWARF attributes and line rows (ELF, Mach-O, PE/COFF), text lines, raw
+bytes. Each difference is classified by det-scan's detectors (a build path, a time stamp, a
+UUID, an order, another compiler or flags), and differences that follow from another (a
+build-id, a checksum, offsets that shift) are grouped under their root cause. A fix names
+what to change in both builds.
+
+A member that would decompress past the limits (a bomb) is reported as not compared on the
+side it stopped, and what both sides could read is compared.";
 
 const DIFF_AFTER_HELP: &str = "\
 Examples:
@@ -186,6 +190,41 @@ pub struct DiffArgs {
     /// How many differences to list at most (the rest are counted)
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub max_differences: usize,
+
+    /// How deep containers may nest before det stops opening them (a .so in a wheel in a
+    /// tar.gz is depth 3)
+    #[arg(long, default_value_t = 8, value_name = "N", help_heading = "Limits")]
+    pub max_depth: u32,
+
+    /// The largest decompressed member or stream, in MiB (bomb protection): a member that
+    /// would exceed it on either side is reported as not compared, never read further
+    #[arg(
+        long,
+        default_value_t = 1024,
+        value_name = "MIB",
+        help_heading = "Limits"
+    )]
+    pub max_decompressed: u64,
+
+    /// The largest ratio of decompressed to compressed size, for outputs over 1 MiB (bomb
+    /// protection)
+    #[arg(
+        long,
+        default_value_t = 1000,
+        value_name = "N",
+        help_heading = "Limits"
+    )]
+    pub max_ratio: u64,
+
+    /// The most decompressed data held at once by the whole comparison (both sides, all
+    /// nesting levels), in MiB
+    #[arg(
+        long,
+        default_value_t = 2048,
+        value_name = "MIB",
+        help_heading = "Limits"
+    )]
+    pub max_memory: u64,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use det_common::artifact::Limits;
 use det_common::diff::{DiffFormat, DiffOptions, diff_paths, render};
 
 use crate::cli::{DiffArgs, DiffFormatArg};
@@ -18,6 +19,13 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<ExitCode> {
     let mut opts = DiffOptions::default();
     opts.scan.source_date_epoch = args.source_date_epoch;
     opts.max_differences = args.max_differences;
+    opts.scan.limits = Limits {
+        max_depth: args.max_depth,
+        max_decompressed: args.max_decompressed.saturating_mul(1 << 20),
+        max_ratio: args.max_ratio.max(1),
+        ..Limits::default()
+    }
+    .with_memory_budget(args.max_memory.saturating_mul(1 << 20));
     let report = diff_paths(&args.a, &args.b, &opts).with_context(|| {
         format!(
             "cannot compare {} and {}",

@@ -149,6 +149,19 @@ fn gcc_debug_builds_in_two_directories_have_one_root_cause_the_build_path() {
             .unwrap()
             .starts_with("1 root cause (build path in ")
     );
+    // The fix is one for both builds: the directory each was built in, remapped the same
+    // way, both directories named.
+    let fix = rc[0]["fix"].as_str().unwrap();
+    let (dir_a, dir_b) = (t.path().join("a"), t.path().join("longer-b"));
+    assert!(
+        fix.contains("-ffile-prefix-map=$PWD=.")
+            && fix.contains(&format!(
+                "{} in A, {} in B",
+                dir_a.display(),
+                dir_b.display()
+            )),
+        "{fix}"
+    );
     // Every root difference is a build path.
     for (section, field, kind, rule) in roots(&v) {
         assert!(
@@ -200,6 +213,93 @@ fn gcc_debug_builds_in_two_directories_have_one_root_cause_the_build_path() {
         assert!(!d["derived_from"].is_null(), "{d:#}");
     }
     assert!(v["summary"]["derived"].as_u64().unwrap() >= 5);
+}
+
+#[test]
+fn dwarf_differences_are_explained_at_the_attribute_level() {
+    if !have("gcc", &["--version"]) {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let src = |blank: &str| {
+        format!(
+            "#include <stdio.h>\n{blank}static const char tag[] = \"v1\";\nint helper(int x) {{ return x * 3; }}\nint main(void) {{ puts(tag); return helper(2); }}\n"
+        )
+    };
+    std::fs::write(t.path().join("m.c"), src("")).unwrap();
+    run(t.path(), "gcc", &["-g", "-O1", "-o", "o1", "m.c"], &[]);
+    run(t.path(), "gcc", &["-g", "-O2", "-o", "o2", "m.c"], &[]);
+    // The same source one line lower.
+    std::fs::write(t.path().join("m.c"), src("\n")).unwrap();
+    run(
+        t.path(),
+        "gcc",
+        &["-g", "-O1", "-o", "o1-moved", "m.c"],
+        &[],
+    );
+
+    // -O1 against -O2: DW_AT_producer records the flags; it is the one root cause, and the
+    // code, data and DWARF differences follow from it.
+    let (code, v) = diff_json(&t.path().join("o1"), &t.path().join("o2"));
+    assert_eq!(code, 1);
+    let producer = diffs(&v)
+        .iter()
+        .find(|d| d["field"] == "DW_AT_producer")
+        .unwrap_or_else(|| panic!("no DW_AT_producer: {v:#}"));
+    assert_eq!(producer["section"], "DWARF CU 0");
+    assert!(producer["a"]["value"].as_str().unwrap().contains(" -O1"));
+    assert!(producer["b"]["value"].as_str().unwrap().contains(" -O2"));
+    let rc = v["root_causes"].as_array().unwrap();
+    assert_eq!(rc.len(), 1, "{:#}", v["root_causes"]);
+    assert_eq!(rc[0]["rule"], "toolchain-or-flags");
+    assert_eq!(rc[0]["what"], "compiler or flags");
+    assert!(diffs(&v).iter().any(|d| d["section"] == ".text"));
+
+    // One line lower: each entry's DW_AT_decl_line, both values, and the first line row.
+    let (code, v) = diff_json(&t.path().join("o1"), &t.path().join("o1-moved"));
+    assert_eq!(code, 1);
+    let field = |f: &str| {
+        diffs(&v)
+            .iter()
+            .find(|d| d["field"] == f)
+            .unwrap_or_else(|| panic!("no {f}: {v:#}"))
+    };
+    for (f, a, b) in [
+        ("DW_TAG_subprogram helper DW_AT_decl_line", "3", "4"),
+        (
+            "DW_TAG_formal_parameter helper::x DW_AT_decl_line",
+            "3",
+            "4",
+        ),
+        ("DW_TAG_variable tag DW_AT_decl_line", "2", "3"),
+        ("DW_TAG_subprogram main DW_AT_decl_line", "4", "5"),
+    ] {
+        let d = field(f);
+        assert_eq!(d["kind"], "dwarf");
+        assert_eq!(
+            (d["a"]["value"].as_str(), d["b"]["value"].as_str()),
+            (Some(a), Some(b)),
+            "{f}"
+        );
+    }
+    let row = diffs(&v)
+        .iter()
+        .find(|d| {
+            d["field"]
+                .as_str()
+                .is_some_and(|f| f.starts_with("line row "))
+        })
+        .unwrap_or_else(|| panic!("no line row: {v:#}"));
+    assert!(
+        row["a"]["value"].as_str().unwrap().starts_with("m.c:3:"),
+        "{row:#}"
+    );
+    assert!(
+        row["b"]["value"].as_str().unwrap().starts_with("m.c:4:"),
+        "{row:#}"
+    );
+    // The producer is the same: no toolchain cause.
+    assert!(!diffs(&v).iter().any(|d| d["field"] == "DW_AT_producer"));
 }
 
 /// File offset of a section, by reading the ELF section headers with det's own reader.
@@ -461,6 +561,80 @@ fn zip_and_wheel_pairs_differ_in_order_mtime_and_one_member() {
         assert_eq!(dos["derived_from"], mtime["id"]);
         identical(&a);
     }
+}
+
+#[test]
+fn info_zip_extra_field_times_follow_from_the_entry_mtime() {
+    if !have("zip", &["-h"]) {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // Info-ZIP's zip writes the extended-timestamp (UT) and Unix uid/gid (ux) extra fields.
+    // Sides a and b a day apart; a and c one second apart, within one DOS two-second step
+    // (zip rounds odd seconds up).
+    for (side, mtime) in [
+        ("a", "2020-01-01 00:00:02"),
+        ("b", "2020-01-02 00:00:00"),
+        ("c", "2020-01-01 00:00:01"),
+    ] {
+        let d = t.path().join(side);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("x.txt"), "same\n").unwrap();
+        run(&d, "touch", &["-d", mtime, "x.txt"], &[]);
+        run(
+            &d,
+            "zip",
+            &["-q", &format!("../{side}.zip"), "x.txt"],
+            &[("TZ", "UTC")],
+        );
+    }
+    let extra = |d: &&Value| {
+        let f = d["field"].as_str().unwrap_or("");
+        f.starts_with("ut-") || f.starts_with("ntfs-") || f.starts_with("unix-")
+    };
+    // A day apart: one root cause, the entry's mtime; the UT times and the DOS time derive
+    // from it.
+    let (code, v) = diff_json(&t.path().join("a.zip"), &t.path().join("b.zip"));
+    assert_eq!(code, 1);
+    let mtime = diffs(&v)
+        .iter()
+        .find(|d| d["field"] == "mtime")
+        .expect("mtime");
+    assert_eq!(mtime["cause"]["rule"], "zip-entry-mtime");
+    let ut: Vec<&Value> = diffs(&v).iter().filter(extra).collect();
+    assert!(
+        ut.iter().any(|d| d["field"] == "ut-mtime"),
+        "no UT mtime: {v:#}"
+    );
+    for d in ut {
+        assert_eq!(d["derived_from"], mtime["id"], "{d:#}");
+    }
+    let rc = v["root_causes"].as_array().unwrap();
+    assert_eq!(rc.len(), 1, "{:#}", v["root_causes"]);
+    assert_eq!(rc[0]["rule"], "zip-entry-mtime");
+    // One second apart: the DOS time is equal, the UT field is the root.
+    let (code, v) = diff_json(&t.path().join("a.zip"), &t.path().join("c.zip"));
+    assert_eq!(code, 1);
+    assert!(!diffs(&v).iter().any(|d| d["field"] == "mtime"), "{v:#}");
+    let rc = v["root_causes"].as_array().unwrap();
+    assert_eq!(rc.len(), 1, "{:#}", v["root_causes"]);
+    assert_eq!(rc[0]["rule"], "zip-extended-timestamp");
+    let ut_mtime = diffs(&v)
+        .iter()
+        .find(|d| d["field"] == "ut-mtime")
+        .expect("ut-mtime");
+    assert!(
+        ut_mtime["a"]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("1577836802")
+    );
+    assert!(
+        ut_mtime["b"]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("1577836801")
+    );
 }
 
 #[test]

@@ -358,7 +358,7 @@ pub static RULES: &[Rule] = &[
         id: "zip-extended-timestamp",
         category: Category::Timestamp,
         severity: Severity::High,
-        message: "a zip entry carries an extended-timestamp (UT) or NTFS extra field with real file times",
+        message: "a zip entry carries an extended-timestamp (UT), NTFS or Info-ZIP Unix extra field with real file times",
         fix: "create the zip without extra fields (zip -X) and with times from SOURCE_DATE_EPOCH",
         reference: RB_ARCHIVES,
     },

@@ -10,6 +10,8 @@
 //! cares about use with SOURCE_DATE_EPOCH), `dos-mtime` (raw: date << 16 | time),
 //! `ut-mtime`/`ut-atime`/`ut-ctime` (extended-timestamp extra field 0x5455, central or local
 //! header), `ntfs-mtime`/`ntfs-atime`/`ntfs-ctime` (NTFS extra field 0x000a, in seconds),
+//! `unix-mtime`/`unix-atime` (Info-ZIP Unix 0x5855 and PKWARE Unix 0x000d), `uid`/`gid`
+//! (the same fields in a local header, and Info-ZIP's newer Unix field 0x7875),
 //! `external-attributes` (raw), `mode` (permission bits, when made by a Unix host),
 //! `system` (`unix`, `dos`, ...), `compression`, `index`.
 
@@ -118,6 +120,36 @@ fn extra_times(extra: &[u8], meta: &mut BTreeMap<MetaKey, Meta>) {
                     meta.entry(MetaKey::named(key))
                         .or_insert(Meta::Int(i64::from(t as i32)));
                     at += 4;
+                }
+            }
+            // Info-ZIP Unix (type 1, "UX") and PKWARE Unix: access and modification
+            // times, then (in the local header) the owner's uid and gid as 16-bit values.
+            0x5855 | 0x000d => {
+                for (at, key) in [(0, "unix-atime"), (4, "unix-mtime")] {
+                    if let Some(t) = u32_at(body, at) {
+                        meta.entry(MetaKey::named(key))
+                            .or_insert(Meta::Int(i64::from(t as i32)));
+                    }
+                }
+                if body.len() >= 12 {
+                    let uid = u16::from_le_bytes([body[8], body[9]]);
+                    let gid = u16::from_le_bytes([body[10], body[11]]);
+                    meta.entry(MetaKey::Uid).or_insert(Meta::Int(uid.into()));
+                    meta.entry(MetaKey::Gid).or_insert(Meta::Int(gid.into()));
+                }
+            }
+            // Info-ZIP Unix new ("ux"): version 1, then uid and gid of declared sizes.
+            0x7875 if body.first() == Some(&1) => {
+                let le = |b: &[u8]| b.iter().rev().fold(0i64, |x, &c| x << 8 | i64::from(c));
+                let uid_size = usize::from(*body.get(1).unwrap_or(&0));
+                if uid_size <= 8
+                    && let Some(uid) = body.get(2..2 + uid_size)
+                    && let Some(&gid_size) = body.get(2 + uid_size)
+                    && gid_size <= 8
+                    && let Some(gid) = body.get(3 + uid_size..3 + uid_size + usize::from(gid_size))
+                {
+                    meta.insert(MetaKey::Uid, Meta::Int(le(uid)));
+                    meta.insert(MetaKey::Gid, Meta::Int(le(gid)));
                 }
             }
             0x000a if body.len() >= 4 => {
@@ -530,5 +562,33 @@ mod tests {
         );
         // A field cut short must not panic.
         extra_times(&extra[..extra.len() - 3], &mut BTreeMap::new());
+    }
+
+    #[test]
+    fn info_zip_unix_fields() {
+        let mut meta = BTreeMap::new();
+        // Info-ZIP Unix type 1: atime, mtime, uid, gid; then the newer uid/gid field.
+        let mut extra = vec![0x55, 0x58, 12, 0];
+        extra.extend_from_slice(&1_600_000_001u32.to_le_bytes());
+        extra.extend_from_slice(&1_600_000_000u32.to_le_bytes());
+        extra.extend_from_slice(&[0xe8, 0x03, 0xe9, 0x03]);
+        extra.extend_from_slice(&[
+            0x75, 0x78, 11, 0, 1, 4, 0xe8, 0x03, 0, 0, 4, 0x39, 0x30, 0, 0,
+        ]);
+        extra_times(&extra, &mut meta);
+        assert_eq!(
+            meta[&MetaKey::named("unix-mtime")],
+            Meta::Int(1_600_000_000)
+        );
+        assert_eq!(
+            meta[&MetaKey::named("unix-atime")],
+            Meta::Int(1_600_000_001)
+        );
+        assert_eq!(meta[&MetaKey::Uid], Meta::Int(1000));
+        // The newer field's gid (12345) replaces the 16-bit one (1001).
+        assert_eq!(meta[&MetaKey::Gid], Meta::Int(12345));
+        for cut in 0..extra.len() {
+            extra_times(&extra[..cut], &mut BTreeMap::new());
+        }
     }
 }

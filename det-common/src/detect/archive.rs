@@ -401,6 +401,8 @@ fn detect_zip_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut 
         "ntfs-mtime",
         "ntfs-atime",
         "ntfs-ctime",
+        "unix-mtime",
+        "unix-atime",
     ]
     .into_iter()
     .filter_map(|k| {

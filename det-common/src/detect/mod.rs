@@ -4,7 +4,7 @@
 
 pub(crate) mod archive;
 pub mod calibrate;
-mod fixes;
+pub(crate) mod fixes;
 mod object;
 
 pub(crate) use archive::utc;

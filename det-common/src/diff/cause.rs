@@ -37,6 +37,20 @@ fn of_finding(f: &Finding) -> Cause {
     }
 }
 
+/// The rule id of [`toolchain`].
+pub(crate) const TOOLCHAIN: &str = "toolchain-or-flags";
+
+/// The builds used different compilers or compiler options, as the object records them
+/// (`DW_AT_producer`, a `.comment` string).
+pub(crate) fn toolchain(a: &str, b: &str) -> Cause {
+    Cause {
+        rule: TOOLCHAIN,
+        message: "the builds used different compilers or compiler options (the object records them: DWARF's DW_AT_producer, the .comment section)",
+        fix: "build both with the same pinned toolchain and the same flags (rust-toolchain.toml and det.toml pins, checked by `cargo det-build doctor`); flags that follow the machine (-march=native, a CFLAGS from the environment) are named by `cargo det-scan --build-log`".into(),
+        evidence: format!("`{a}` vs `{b}`"),
+    }
+}
+
 /// Members in a different order in a container det has no order rule for (ar).
 pub(crate) fn file_order(a: &str, b: &str) -> Cause {
     Cause {
@@ -88,14 +102,25 @@ pub(crate) fn classify(
     rb: Range<usize>,
     opts: &ScanOptions,
 ) -> Option<Cause> {
-    let mut fs = findings_at(a, &ra, opts);
-    fs.extend(findings_at(b, &rb, opts));
-    if let Some(f) = fs.iter().max_by(|x, y| {
-        x.severity()
-            .cmp(&y.severity())
-            .then_with(|| y.rule.id.cmp(x.rule.id))
-    }) {
-        return Some(of_finding(f));
+    let fa = findings_at(a, &ra, opts);
+    let fb = findings_at(b, &rb, opts);
+    let best = |fs: &[Finding], rule: Option<&str>| -> Option<Finding> {
+        fs.iter()
+            .filter(|f| rule.is_none_or(|r| f.rule.id == r))
+            .max_by(|x, y| {
+                x.severity()
+                    .cmp(&y.severity())
+                    .then_with(|| y.rule.id.cmp(x.rule.id))
+            })
+            .cloned()
+    };
+    let all: Vec<Finding> = fa.iter().chain(&fb).cloned().collect();
+    if let Some(f) = best(&all, None) {
+        // The same rule on each side: the fix names what to change in both builds.
+        let (x, y) = (best(&fa, Some(f.rule.id)), best(&fb, Some(f.rule.id)));
+        let mut c = of_finding(&f);
+        c.fix = pair_fix(x.as_ref(), y.as_ref(), opts);
+        return Some(c);
     }
     decimal_time(a, &ra, b, &rb).or_else(|| binary_time(&a[ra], &b[rb]))
 }
@@ -148,6 +173,45 @@ fn decimal_time(a: &[u8], ra: &Range<usize>, b: &[u8], rb: &Range<usize>) -> Opt
     })
 }
 
+/// One fix for a difference whose evidence was found on side A (`x`), B (`y`) or both: a
+/// fix holds concrete values (the build directory to remap), which differ between the two
+/// builds, and a fix copied from one side would repair only that side. When the two fixes
+/// are one text with a different build directory (or cargo home), that directory is written
+/// as what each build has in common (`$PWD`, run from the build directory; `$HOME/.cargo`)
+/// and both values are named; otherwise both fixes are given, each with its side.
+pub(crate) fn pair_fix(x: Option<&Finding>, y: Option<&Finding>, opts: &ScanOptions) -> String {
+    let (x, y) = match (x, y) {
+        (Some(x), Some(y)) => (x, y),
+        (Some(x), None) => return format!("in A: {}", x.fix_text()),
+        (None, Some(y)) => return format!("in B: {}", y.fix_text()),
+        (None, None) => return String::new(),
+    };
+    let (fx, fy) = (x.fix_text(), y.fix_text());
+    if fx == fy {
+        return fx.to_owned();
+    }
+    let (dx, home_x) = crate::detect::fixes::build_dir(&x.evidence, opts);
+    let (dy, home_y) = crate::detect::fixes::build_dir(&y.evidence, opts);
+    if dx != dy && home_x == home_y && fx.contains(&dx) && fy.contains(&dy) {
+        let (tx, ty) = (fx.replace(&dx, "\0"), fy.replace(&dy, "\0"));
+        if tx == ty {
+            let (var, what) = if !home_x {
+                ("$PWD", "build directory (run from it)")
+            } else if dx.ends_with("/.cargo") && dy.ends_with("/.cargo") {
+                ("$HOME/.cargo", "cargo home")
+            } else {
+                ("<cargo home>", "cargo home")
+            };
+            let tx = tx.replace("the build directory \0:", "the build directory:");
+            return format!(
+                "{} — where {var} is each build's own {what}: {dx} in A, {dy} in B",
+                tx.replace('\0', var)
+            );
+        }
+    }
+    format!("in A: {fx}; in B: {fy}")
+}
+
 /// Two 4- or 8-byte little-endian values that are both times between 2000 and 2100.
 fn binary_time(a: &[u8], b: &[u8]) -> Option<Cause> {
     if a.len() != b.len() || a.is_empty() || a.len() > 8 {
@@ -189,8 +253,18 @@ pub(crate) fn for_meta(
         (Format::Ar(_), MetaKey::Mode) => "ar-member-mode",
         (Format::Zip, MetaKey::Mtime) => "zip-entry-mtime",
         (Format::Zip, MetaKey::Mode) => "zip-external-attributes",
-        (Format::Zip, MetaKey::Other(s)) if s.starts_with("ut-") || s.starts_with("ntfs-") => {
+        (Format::Zip, MetaKey::Other(s))
+            if s.starts_with("ut-") || s.starts_with("ntfs-") || s.starts_with("unix-") =>
+        {
             "zip-extended-timestamp"
+        }
+        (Format::Zip, MetaKey::Uid | MetaKey::Gid) => {
+            return Some(Cause {
+                rule: "zip-unix-owner",
+                message: "a zip entry's Info-ZIP Unix extra field keeps the builder's uid and gid",
+                fix: "create the zip without extra fields (zip -X), or normalize it (strip-nondeterminism, cargo det-build normalize)".into(),
+                evidence: format!("{k} differs"),
+            });
         }
         (Format::Zip, MetaKey::Other(s)) if s == "external-attributes" => "zip-external-attributes",
         (Format::Tar, MetaKey::Mtime) => "tar-member-mtime",
@@ -236,6 +310,7 @@ fn what(rule: Option<&str>, kind: DiffKind) -> String {
         r if r.ends_with("-order") => "reordering".into(),
         "uuid-string" | "pe-pdb-guid" | "macho-uuid" | "elf-build-id-random" => "a UUID".into(),
         "gzip-filename" => "a file name in a gzip header".into(),
+        TOOLCHAIN => "compiler or flags".into(),
         other => other.to_owned(),
     }
 }
@@ -244,6 +319,7 @@ fn what(rule: Option<&str>, kind: DiffKind) -> String {
 /// difference's `root_cause`. Root causes are ordered by their first difference.
 pub(crate) fn group(diffs: &mut [Difference]) -> Vec<RootCause> {
     let mut by: BTreeMap<String, usize> = BTreeMap::new();
+    let mut fixes: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
     let mut out: Vec<RootCause> = Vec::new();
     for d in diffs.iter_mut() {
         if d.derived_from.is_some() {
@@ -252,6 +328,10 @@ pub(crate) fn group(diffs: &mut [Difference]) -> Vec<RootCause> {
         let rule = d.cause.as_ref().map(|c| c.rule);
         let name = what(rule, d.kind);
         let key = format!("{name}\0{}", rule.unwrap_or(""));
+        fixes
+            .entry(key.clone())
+            .or_default()
+            .push(d.cause.as_ref().map(|c| c.fix.clone()));
         let idx = *by.entry(key).or_insert_with(|| {
             out.push(RootCause {
                 what: name.clone(),
@@ -279,6 +359,22 @@ pub(crate) fn group(diffs: &mut [Difference]) -> Vec<RootCause> {
             if let Some(rc) = rc {
                 out[rc].derived += 1;
             }
+        }
+    }
+    // A root cause's fix: the one most of its differences give (the first of equals).
+    for (key, fs) in fixes {
+        let mut count: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+        for (i, f) in fs.iter().enumerate() {
+            if let Some(f) = f {
+                count.entry(f).or_insert((0, i)).0 += 1;
+            }
+        }
+        let best = count
+            .iter()
+            .max_by(|p, q| p.1.0.cmp(&q.1.0).then(q.1.1.cmp(&p.1.1)))
+            .map(|(f, _)| (*f).to_owned());
+        if let (Some(&idx), Some(best)) = (by.get(&key), best) {
+            out[idx].fix = Some(best);
         }
     }
     for rc in &mut out {

@@ -14,9 +14,15 @@
 //! - objects (ELF, Mach-O, PE, COFF): header fields, the segment table, sections added or
 //!   removed, section-table fields, each differing section's byte ranges with context from
 //!   both sides (string tables string by string), symbols added/removed/changed, the
-//!   build-id, LC_UUID and N_OSO, PE time stamps, CodeView and checksum, DWARF compilation
-//!   unit attributes and line-table directories and files decoded where they differ;
+//!   build-id, LC_UUID and N_OSO, PE time stamps, CodeView and checksum, and where debug
+//!   sections differ the DWARF decoded ([`dwarf`]): every entry's string and constant
+//!   attributes (DW_AT_producer, DW_AT_name, DW_AT_decl_line, ...), line-table directories,
+//!   files and rows;
 //! - text: a bounded unified diff; anything else: differing byte ranges with hex context.
+//!
+//! A member or stream that a limit stops (a decompression bomb, `--max-decompressed`,
+//! `--max-ratio`) is an `error` difference naming the limit for each side it stopped; what
+//! both sides could read is still compared. Directory pairs are compared in parallel.
 //!
 //! Every root difference is classified by running det-scan's detectors over the differing
 //! bytes of both sides ([`cause`]); differences that only follow from another (a build-id or
@@ -24,6 +30,7 @@
 //! longer, a zip entry's CRC) are marked `derived_from` it and do not count as root causes.
 
 mod cause;
+mod dwarf;
 mod object;
 pub mod render;
 mod seq;
@@ -283,6 +290,27 @@ impl<'o> Walker<'o> {
             root_cause: None,
         });
         Some(id)
+    }
+
+    /// Take over the differences of another walk (one file pair), renumbered after these;
+    /// those over the listing bound are counted, and a link to one of them is dropped.
+    fn append(&mut self, diffs: Vec<Difference>, not_listed: usize) {
+        let base = self.diffs.len();
+        let room = self.opts.max_differences.saturating_sub(base);
+        self.not_listed += not_listed + diffs.len().saturating_sub(room);
+        let kept = diffs.len().min(room);
+        for mut d in diffs.into_iter().take(kept) {
+            d.id += base;
+            match d.derived_from {
+                Some(f) if f < kept => d.derived_from = Some(f + base),
+                Some(_) => {
+                    d.derived_from = None;
+                    d.derived_because = None;
+                }
+                None => {}
+            }
+            self.diffs.push(d);
+        }
     }
 
     pub(crate) fn derive(&mut self, id: Option<usize>, from: Option<usize>, because: &str) {
@@ -668,6 +696,7 @@ impl<'o> Walker<'o> {
         };
         let (ma, ea) = list(a);
         let (mb, eb) = list(b);
+        let cut = ea.is_some() || eb.is_some();
         for (side, e) in [("A", ea), ("B", eb)] {
             if let Some(e) = e {
                 self.error(loc, format!("side {side}: {e}"));
@@ -678,7 +707,14 @@ impl<'o> Walker<'o> {
         if stream {
             if let (Some(x), Some(y)) = (ma.first(), mb.first()) {
                 self.meta(x, y, loc, a.format, None, None);
-                self.node(x, y, loc, depth + 1);
+                if cut {
+                    // A stream stopped by a limit (a bomb) or by corruption: what both
+                    // sides could read is compared; where each was cut is not a difference.
+                    let (x, y) = common_prefix_nodes(x, y);
+                    self.node(&x, &y, loc, depth + 1);
+                } else {
+                    self.node(x, y, loc, depth + 1);
+                }
             }
             return;
         }
@@ -803,24 +839,46 @@ impl<'o> Walker<'o> {
                 } else {
                     let arcs = zip_archives
                         .get_or_insert_with(|| (zipfmt::open(&a.data), zipfmt::open(&b.data)));
-                    let open =
-                        |arc: &mut Result<_, String>, data, n: &Node| -> Result<Node, String> {
-                            let arc = arc.as_mut().map_err(|e| e.clone())?;
-                            let i = n.meta_int(&MetaKey::Index).unwrap_or(0) as usize;
-                            let out =
-                                zipfmt::read_entry(arc, data, i, limits).map_err(|e| e.message)?;
+                    // An entry cut short by a limit (a bomb) is compared as far as it was
+                    // read, and the limit is said for each side it stopped.
+                    let open = |arc: &mut Result<_, String>,
+                                data,
+                                n: &Node|
+                     -> (Option<Node>, Option<String>) {
+                        let arc = match arc.as_mut() {
+                            Ok(arc) => arc,
+                            Err(e) => return (None, Some(e.clone())),
+                        };
+                        let i = n.meta_int(&MetaKey::Index).unwrap_or(0) as usize;
+                        let (out, err) = match zipfmt::read_entry(arc, data, i, limits) {
+                            Ok(out) => (Some(out), None),
+                            Err(e) => (e.partial, Some(e.message)),
+                        };
+                        let node = out.map(|out| {
                             let mut node = Node::new(n.name.clone(), out.into_bytes());
                             node.meta = n.meta.clone();
-                            Ok(node)
-                        };
-                    match (open(&mut arcs.0, &a.data, x), open(&mut arcs.1, &b.data, y)) {
-                        (Ok(nx), Ok(ny)) => {
-                            let before = self.diffs.len();
-                            self.node(&nx, &ny, &mloc, depth + 1);
-                            (self.diffs.len() > before).then_some(before)
+                            node
+                        });
+                        (node, err)
+                    };
+                    let (nx, ex) = open(&mut arcs.0, &a.data, x);
+                    let (ny, ey) = open(&mut arcs.1, &b.data, y);
+                    let before = self.diffs.len();
+                    let mut first = None;
+                    for (side, e) in [("A", ex), ("B", ey)] {
+                        if let Some(e) = e {
+                            first = first.or(self.error(&mloc, format!("side {side}: {e}")));
                         }
-                        (Err(e), _) | (_, Err(e)) => self.error(&mloc, e),
                     }
+                    if let (Some(nx), Some(ny)) = (nx, ny) {
+                        if first.is_some() {
+                            let (nx, ny) = common_prefix_nodes(&nx, &ny);
+                            self.node(&nx, &ny, &mloc, depth + 1);
+                        } else {
+                            self.node(&nx, &ny, &mloc, depth + 1);
+                        }
+                    }
+                    first.or((self.diffs.len() > before).then_some(before))
                 }
             } else {
                 let before = self.diffs.len();
@@ -844,6 +902,9 @@ impl<'o> Walker<'o> {
         order: Option<usize>,
     ) {
         let mut mtime_id = None;
+        // The first differing time of an extra field (UT, NTFS, Info-ZIP Unix) when the
+        // mtime itself does not differ (times within one DOS two-second step).
+        let mut extra_time_id = None;
         let keys: BTreeSet<&MetaKey> = x.meta.keys().chain(y.meta.keys()).collect();
         let mut scan_a = Vec::new();
         let mut scan_b = Vec::new();
@@ -858,8 +919,10 @@ impl<'o> Walker<'o> {
                 crate::detect::detect_member_meta(y, loc, parent, &self.opts.scan, &mut scan_b);
                 scanned = true;
             }
+            let extra_time = is_extra_time(k);
             let derived = matches!(k, MetaKey::Index | MetaKey::Size)
-                || matches!(k, MetaKey::Other(s) if matches!(&**s, "crc32" | "compressed-size" | "thin-size" | "dos-mtime" | "members"));
+                || matches!(k, MetaKey::Other(s) if matches!(&**s, "crc32" | "compressed-size" | "thin-size" | "dos-mtime" | "members"))
+                || (extra_time && mtime_id.or(extra_time_id).is_some());
             let cause = if derived {
                 None
             } else {
@@ -884,18 +947,43 @@ impl<'o> Walker<'o> {
             if *k == MetaKey::Mtime {
                 mtime_id = id;
             }
+            if extra_time && !derived {
+                extra_time_id = id;
+            }
             if derived {
                 let (from, because) = match k {
                     MetaKey::Index => (order, "members were added, removed or reordered"),
                     MetaKey::Other(s) if s == "dos-mtime" => {
                         (mtime_id, "the DOS time is the mtime in another encoding")
                     }
+                    _ if extra_time => (
+                        mtime_id.or(extra_time_id),
+                        "the extra field's times (extended timestamp, NTFS, Info-ZIP Unix) are the file's times the mtime was taken from, in another encoding",
+                    ),
                     _ => (content, "the member's content differs"),
                 };
                 self.derive(id, from, because);
             }
         }
     }
+}
+
+/// A time of a zip extra field: extended timestamp (`ut-`), NTFS (`ntfs-`), Info-ZIP or
+/// PKWARE Unix (`unix-`).
+fn is_extra_time(k: &MetaKey) -> bool {
+    matches!(k, MetaKey::Other(s) if ["ut-", "ntfs-", "unix-"].iter().any(|p| s.starts_with(p)) && s.ends_with("time"))
+}
+
+/// Two nodes cut to the length of the shorter: the parts of two streams or entries that a
+/// limit (or corruption) stopped at different points, compared as far as both were read.
+fn common_prefix_nodes(x: &Node, y: &Node) -> (Node, Node) {
+    let n = x.data.len().min(y.data.len());
+    let cut = |v: &Node| {
+        let mut c = Node::new(v.name.clone(), v.data.slice(0..n)).with_kind(v.kind);
+        c.meta = v.meta.clone();
+        c
+    };
+    (cut(x), cut(y))
 }
 
 /// `[start, end)` as covered by tokens `t` (indices into `tokens`).
@@ -921,7 +1009,9 @@ fn line_text(l: &[u8]) -> String {
 fn meta_text(k: &MetaKey, v: &Meta) -> String {
     match (k, v) {
         (MetaKey::Mode, Meta::Int(m)) => format!("{m:04o}"),
-        (MetaKey::Mtime, Meta::Int(t)) => format!("{t} ({})", crate::detect::utc(*t)),
+        (k, Meta::Int(t)) if *k == MetaKey::Mtime || is_extra_time(k) => {
+            format!("{t} ({})", crate::detect::utc(*t))
+        }
         (_, v) => v.to_string(),
     }
 }
@@ -1085,89 +1175,116 @@ pub fn diff_paths(a: &Path, b: &Path, opts: &DiffOptions) -> crate::Result<DiffR
             ),
         );
     } else {
-        // Merge the two sorted listings.
-        let (mut i, mut j) = (0, 0);
+        // Merge the two sorted listings into steps: a file only in A, only in B, or in both.
         let mut ra: Vec<&Listed> = la.iter().collect();
         let mut rb: Vec<&Listed> = lb.iter().collect();
         ra.sort_by(|x, y| x.rel.cmp(&y.rel));
         rb.sort_by(|x, y| x.rel.cmp(&y.rel));
         let single = a_is_file;
+        let mut steps: Vec<(Option<&Listed>, Option<&Listed>)> = Vec::new();
+        let (mut i, mut j) = (0, 0);
         while i < ra.len() || j < rb.len() {
             let ord = match (ra.get(i), rb.get(j)) {
-                (Some(x), Some(y)) if single => {
-                    let _ = (x, y);
-                    std::cmp::Ordering::Equal
-                }
+                (Some(_), Some(_)) if single => std::cmp::Ordering::Equal,
                 (Some(x), Some(y)) => x.rel.cmp(&y.rel),
                 (Some(_), None) => std::cmp::Ordering::Less,
                 _ => std::cmp::Ordering::Greater,
             };
             match ord {
                 std::cmp::Ordering::Less => {
-                    let x = ra[i];
-                    w.push(
-                        DiffKind::Removed,
-                        &Location::file(x.rel.clone()),
-                        format!("file only in A ({} bytes)", x.size),
-                        Side {
-                            value: Some(x.rel.clone()),
-                            ..Side::default()
-                        },
-                        Side::default(),
-                        None,
-                    );
-                    pairs.push(Pair {
-                        path: x.rel.clone(),
-                        status: PairStatus::Removed,
-                        size_a: Some(x.size),
-                        size_b: None,
-                        format_a: None,
-                        format_b: None,
-                    });
+                    steps.push((Some(ra[i]), None));
                     i += 1;
                 }
                 std::cmp::Ordering::Greater => {
-                    let y = rb[j];
-                    w.push(
-                        DiffKind::Added,
-                        &Location::file(y.rel.clone()),
-                        format!("file only in B ({} bytes)", y.size),
-                        Side::default(),
-                        Side {
-                            value: Some(y.rel.clone()),
-                            ..Side::default()
-                        },
-                        None,
-                    );
-                    pairs.push(Pair {
-                        path: y.rel.clone(),
-                        status: PairStatus::Added,
-                        size_a: None,
-                        size_b: Some(y.size),
-                        format_a: None,
-                        format_b: None,
-                    });
+                    steps.push((None, Some(rb[j])));
                     j += 1;
                 }
                 std::cmp::Ordering::Equal => {
-                    let (x, y) = (ra[i], rb[j]);
-                    let name = if single {
-                        x.path
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default()
-                    } else {
-                        x.rel.clone()
-                    };
-                    let p = w.pair(&name, x, y);
-                    if p.status == PairStatus::Identical {
-                        identical += 1;
-                    } else {
-                        pairs.push(p);
-                    }
+                    steps.push((Some(ra[i]), Some(rb[j])));
                     i += 1;
                     j += 1;
                 }
+            }
+        }
+        // Each pair in both is compared on its own (in parallel: a directory of 100 000
+        // files is mostly opening and comparing), each with its own account of the one
+        // memory budget; the differences are then numbered in listing order.
+        use rayon::prelude::*;
+        let results: Vec<(Pair, Vec<Difference>, usize)> = steps
+            .par_iter()
+            .map(|step| {
+                let mut o = opts.clone();
+                o.scan.limits = opts.scan.limits.for_file();
+                let mut pw = Walker {
+                    opts: &o,
+                    diffs: Vec::new(),
+                    not_listed: 0,
+                };
+                let pair = match *step {
+                    (Some(x), None) => {
+                        pw.push(
+                            DiffKind::Removed,
+                            &Location::file(x.rel.clone()),
+                            format!("file only in A ({} bytes)", x.size),
+                            Side {
+                                value: Some(x.rel.clone()),
+                                ..Side::default()
+                            },
+                            Side::default(),
+                            None,
+                        );
+                        Pair {
+                            path: x.rel.clone(),
+                            status: PairStatus::Removed,
+                            size_a: Some(x.size),
+                            size_b: None,
+                            format_a: None,
+                            format_b: None,
+                        }
+                    }
+                    (None, Some(y)) => {
+                        pw.push(
+                            DiffKind::Added,
+                            &Location::file(y.rel.clone()),
+                            format!("file only in B ({} bytes)", y.size),
+                            Side::default(),
+                            Side {
+                                value: Some(y.rel.clone()),
+                                ..Side::default()
+                            },
+                            None,
+                        );
+                        Pair {
+                            path: y.rel.clone(),
+                            status: PairStatus::Added,
+                            size_a: None,
+                            size_b: Some(y.size),
+                            format_a: None,
+                            format_b: None,
+                        }
+                    }
+                    (Some(x), Some(y)) => {
+                        let name = if single {
+                            x.path
+                                .file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default()
+                        } else {
+                            x.rel.clone()
+                        };
+                        pw.pair(&name, x, y)
+                    }
+                    (None, None) => unreachable!("a step has a side"),
+                };
+                (pair, pw.diffs, pw.not_listed)
+            })
+            .collect();
+        for (pair, diffs, not_listed) in results {
+            w.append(diffs, not_listed);
+            if pair.status == PairStatus::Identical {
+                identical += 1;
+            } else {
+                pairs.push(pair);
             }
         }
     }

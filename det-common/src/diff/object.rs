@@ -11,9 +11,7 @@
 use super::{Cause, DiffKind, Side, Walker, cause, seq};
 use crate::artifact::{Meta, MetaKey, Node};
 use crate::finding::Location;
-use gimli::{EndianSlice, RunTimeEndian, SectionId};
 use object::{Object, ObjectSection, ObjectSymbol};
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A header field: where it lives (`ELF header`, `segment 2 (LOAD)`, `LC_UUID`), its name,
@@ -604,6 +602,22 @@ pub(super) fn diff_object(w: &mut Walker, a: &Node, b: &Node, loc: &Location) {
             }
             continue;
         }
+        if raw == ".comment" {
+            // The toolchain's identity strings ("GCC: (Debian 12.2.0-14) 12.2.0").
+            let ids = w.strings(&x.data, &y.data, &sloc);
+            for &id in &ids {
+                let d = &mut w.diffs[id];
+                if d.cause.is_none() && d.derived_from.is_none() {
+                    let (va, vb) = (
+                        d.a.value.clone().unwrap_or_default(),
+                        d.b.value.clone().unwrap_or_default(),
+                    );
+                    d.cause = Some(cause::toolchain(&va, &vb));
+                }
+            }
+            content_roots.extend(ids);
+            continue;
+        }
         if x.meta.contains_key(&MetaKey::other("compression")) {
             // Compressed debug sections: compare what they hold.
             let (da, db) = (
@@ -652,6 +666,19 @@ pub(super) fn diff_object(w: &mut Walker, a: &Node, b: &Node, loc: &Location) {
             symbols_differ = true;
         }
         let ids = w.bytes(&x.data, &y.data, &sloc, None);
+        if is_debug(raw) {
+            // DWARF holds no time stamps: four bytes that read as a recent time there are
+            // offsets or sizes (the DWARF values are decoded below).
+            for &id in &ids {
+                if w.diffs[id]
+                    .cause
+                    .as_ref()
+                    .is_some_and(|c| c.evidence.starts_with("binary time"))
+                {
+                    w.diffs[id].cause = None;
+                }
+            }
+        }
         classify_ids(
             w,
             &ids,
@@ -804,7 +831,26 @@ pub(super) fn diff_object(w: &mut Walker, a: &Node, b: &Node, loc: &Location) {
         symbols(w, a, b, loc, layout_root);
     }
     if dwarf_differs {
-        dwarf(w, a, b, loc);
+        super::dwarf::diff(w, a, b, loc);
+    }
+    // The compiler or its flags differ (DW_AT_producer, .comment): code, data and debug
+    // information without a cause of their own follow from that.
+    if let Some(tool) = (first..w.diffs.len()).find(|&id| {
+        w.diffs[id]
+            .cause
+            .as_ref()
+            .is_some_and(|c| c.rule == cause::TOOLCHAIN)
+    }) {
+        for id in first..w.diffs.len() {
+            let d = &w.diffs[id];
+            if d.cause.is_none() && d.derived_from.is_none() && d.kind != DiffKind::Error {
+                w.derive(
+                    Some(id),
+                    Some(tool),
+                    "another compiler, or other compiler flags, generate other code, data and debug information",
+                );
+            }
+        }
     }
 
     // Bytes outside every section (headers, tables, Mach-O __LINKEDIT), when nothing else
@@ -827,11 +873,35 @@ pub(super) fn diff_object(w: &mut Walker, a: &Node, b: &Node, loc: &Location) {
     if let Some(root) = explained_root.filter(|_| shifted) {
         for id in first..w.diffs.len() {
             let d = &w.diffs[id];
-            if d.kind != DiffKind::Bytes || d.cause.is_some() || d.derived_from.is_some() {
+            if !matches!(d.kind, DiffKind::Bytes | DiffKind::Dwarf)
+                || d.cause.is_some()
+                || d.derived_from.is_some()
+            {
                 continue;
             }
             let section = d.section.clone().unwrap_or_default();
             let small = matches!((d.a.range, d.b.range), (Some(x), Some(y)) if x[1] - x[0] <= 8 && y[1] - y[0] <= 8);
+            if d.kind == DiffKind::Dwarf {
+                // A cause-less DWARF size (an array's bound, a type's byte size) follows from
+                // the string that got longer; a line or a producer string does not.
+                let field = d.field.as_deref().unwrap_or("");
+                if [
+                    "DW_AT_byte_size",
+                    "DW_AT_upper_bound",
+                    "DW_AT_count",
+                    "DW_AT_data_member_location",
+                ]
+                .iter()
+                .any(|a| field.ends_with(a))
+                {
+                    w.derive(
+                        Some(id),
+                        Some(root),
+                        "sizes of arrays and types holding a string grow with it",
+                    );
+                }
+                continue;
+            }
             if small || is_debug(&section) || is_symbols(&section) {
                 w.derive(Some(id), Some(root), "offsets into a string table, or addresses after content that grew, shift with it");
             }
@@ -1025,140 +1095,5 @@ fn symbols(w: &mut Walker, a: &Node, b: &Node, loc: &Location, layout_root: Opti
             layout_root,
             "symbol addresses shift when content before them grows or shrinks",
         );
-    }
-}
-
-type Slice<'a> = EndianSlice<'a, RunTimeEndian>;
-
-/// DWARF values per compilation unit: name, comp_dir, producer, the line table's include
-/// directories and file names.
-fn dwarf_values(n: &Node, opts: &crate::detect::ScanOptions) -> Vec<(String, String, String)> {
-    let mut out = Vec::new();
-    let Ok(file) = object::File::parse(&*n.data) else {
-        return out;
-    };
-    let endian = if file.is_little_endian() {
-        RunTimeEndian::Little
-    } else {
-        RunTimeEndian::Big
-    };
-    let mut loaded: BTreeMap<SectionId, Cow<[u8]>> = BTreeMap::new();
-    for id in [
-        SectionId::DebugAbbrev,
-        SectionId::DebugAddr,
-        SectionId::DebugInfo,
-        SectionId::DebugLine,
-        SectionId::DebugLineStr,
-        SectionId::DebugStr,
-        SectionId::DebugStrOffsets,
-    ] {
-        if let Some(s) = file.section_by_name(id.name())
-            && let Ok(d) = crate::detect::section_data(&s, opts)
-        {
-            loaded.insert(id, d.into_cow());
-        }
-    }
-    let Ok(dwarf) = gimli::Dwarf::load(|id| -> Result<Slice, gimli::Error> {
-        Ok(EndianSlice::new(
-            loaded.get(&id).map_or(&[][..], |c| &**c),
-            endian,
-        ))
-    }) else {
-        return out;
-    };
-    let mut units = dwarf.units();
-    let mut i = 0;
-    while let Ok(Some(header)) = units.next() {
-        let Ok(unit) = dwarf.unit(header) else { break };
-        let cu = format!("CU {i}");
-        let s = |b: Option<Slice>| b.map(|b| String::from_utf8_lossy(&b).into_owned());
-        if let Some(v) = s(unit.name) {
-            out.push((cu.clone(), "DW_AT_name".into(), v));
-        }
-        if let Some(v) = s(unit.comp_dir) {
-            out.push((cu.clone(), "DW_AT_comp_dir".into(), v));
-        }
-        if let Some(program) = unit.line_program.as_ref() {
-            let h = program.header();
-            for (k, d) in h.include_directories().iter().enumerate() {
-                if let Ok(v) = dwarf.attr_string(&unit, *d) {
-                    out.push((
-                        cu.clone(),
-                        format!("line table directory {k}"),
-                        String::from_utf8_lossy(&v).into_owned(),
-                    ));
-                }
-            }
-            for (k, f) in h.file_names().iter().enumerate() {
-                if let Ok(v) = dwarf.attr_string(&unit, f.path_name()) {
-                    out.push((
-                        cu.clone(),
-                        format!("line table file {k}"),
-                        String::from_utf8_lossy(&v).into_owned(),
-                    ));
-                }
-            }
-        }
-        i += 1;
-        if i > 100_000 {
-            break;
-        }
-    }
-    out
-}
-
-fn dwarf(w: &mut Walker, a: &Node, b: &Node, loc: &Location) {
-    let (va, vb) = (dwarf_values(a, &w.opts.scan), dwarf_values(b, &w.opts.scan));
-    let mb: BTreeMap<(&str, &str), &str> = vb
-        .iter()
-        .map(|(c, k, v)| ((c.as_str(), k.as_str()), v.as_str()))
-        .collect();
-    let ma: BTreeMap<(&str, &str), &str> = va
-        .iter()
-        .map(|(c, k, v)| ((c.as_str(), k.as_str()), v.as_str()))
-        .collect();
-    let mut shown = 0;
-    for (cu, k, v) in &va {
-        let other = mb.get(&(cu.as_str(), k.as_str())).copied();
-        if other == Some(v.as_str()) {
-            continue;
-        }
-        if shown >= w.opts.max_symbols {
-            break;
-        }
-        shown += 1;
-        let o = other.unwrap_or("(none)");
-        let (ba, bb) = (v.as_bytes(), o.as_bytes());
-        let cause = cause::classify(ba, 0..ba.len(), bb, 0..bb.len(), &w.opts.scan);
-        w.push(
-            DiffKind::Dwarf,
-            &loc.at(format!("DWARF {cu}"), None).field(k.clone()),
-            format!("{cu} {k}: \"{v}\" vs \"{o}\""),
-            Side {
-                value: Some(v.clone()),
-                ..Side::default()
-            },
-            Side {
-                value: other.map(str::to_owned),
-                ..Side::default()
-            },
-            cause,
-        );
-    }
-    for (cu, k, v) in &vb {
-        if !ma.contains_key(&(cu.as_str(), k.as_str())) && shown < w.opts.max_symbols {
-            shown += 1;
-            w.push(
-                DiffKind::Dwarf,
-                &loc.at(format!("DWARF {cu}"), None).field(k.clone()),
-                format!("{cu} {k}: only in B: \"{v}\""),
-                Side::default(),
-                Side {
-                    value: Some(v.clone()),
-                    ..Side::default()
-                },
-                None,
-            );
-        }
     }
 }
