@@ -191,6 +191,59 @@ pub fn run(ws: &Path) -> Result<()> {
             "the det variant should scan clean at the default --fail-on high, but det-scan exited {det_code}"
         );
     }
+    verify_story(ws, &work)
+}
+
+/// The det-verify story: a build script that embeds the clock, rebuilt under variations with
+/// plain cargo (not reproducible: the .rodata time, the culprit `time` found by extra builds,
+/// the shim's log, the line and the fix), then with det-build (reproducible).
+fn verify_story(ws: &Path, work: &Path) -> Result<()> {
+    super::cargo(
+        ws,
+        &[
+            "build",
+            "--quiet",
+            "-p",
+            "cargo-detverify",
+            "-p",
+            "cargo-detbuild",
+        ],
+        &[],
+    )?;
+    let verify = ws.join("target/debug/cargo-det-verify");
+    let fixture = work.join("rust-buildrs-time");
+    copy_tree(&ws.join("testdata/rust-buildrs-time"), &fixture)?;
+    let run = |raw: bool| -> Result<i32> {
+        let mut c = Command::new(&verify);
+        c.arg("det-verify");
+        if raw {
+            c.arg("--raw");
+        }
+        // Release: no debug info, so the story is the clock alone.
+        c.args(["--", "--release"]).current_dir(&fixture);
+        let status = c
+            .status()
+            .with_context(|| format!("running {}", verify.display()))?;
+        match status.code() {
+            Some(code @ (0 | 1)) => Ok(code),
+            _ => bail!("cargo det-verify failed ({status})"),
+        }
+    };
+    println!(
+        "\n== cargo det-verify --raw -- --release on testdata/rust-buildrs-time: plain cargo, rebuilt under variations ==\n"
+    );
+    let raw = run(true)?;
+    println!("\n== cargo det-verify -- --release on the same fixture: through det-build ==\n");
+    let det = run(false)?;
+    println!(
+        "\nplain cargo: det-verify exit {raw} (not reproducible); det-build: exit {det} (reproducible).\n\
+         Formats: --format json|html. Any build: cargo det-verify --artifacts GLOB -- make."
+    );
+    if (raw, det) != (1, 0) {
+        bail!(
+            "expected plain cargo not reproducible (1) and det-build reproducible (0), got {raw} and {det}"
+        );
+    }
     Ok(())
 }
 

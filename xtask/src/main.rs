@@ -6,6 +6,7 @@ mod bench_diff;
 mod bench_hash;
 mod bench_normalize;
 mod bench_shim;
+mod bench_verify;
 mod demo;
 mod docs;
 mod setup;
@@ -22,12 +23,15 @@ jobs:
            validator, Debian packages), then cargo fmt --check, clippy -D warnings and
            cargo test --workspace with DET_REQUIRE_ZIG=1
   demo     build testdata fixtures the ordinary way and with det's flags, and show what
-           det-scan finds in each, with the fix
+           det-scan finds in each, with the fix; then the det-verify story: --raw on
+           rust-buildrs-time (not reproducible: the .rodata time, culprit `time`, the fix),
+           and with det-build (reproducible)
   bench    measure det-scan's throughput beside BLAKE3 hashing, the shim's overhead, and
            cargo det-build beside cargo build (wall time from scratch; sccache hits across
            two checkouts), normalize beside strip-nondeterminism, and cargo det-verify diff
-           beside diffoscope (wall time, peak memory); `bench build`, `bench normalize` and
-           `bench diff` run only those parts
+           beside diffoscope (wall time, peak memory), cargo det-verify against N plain
+           builds and the culprit search's extra builds; `bench build`, `bench normalize`,
+           `bench diff` and `bench verify` run only those parts
   docs     regenerate docs/rules.md from the rules table
 ";
 
@@ -49,6 +53,9 @@ fn run() -> Result<()> {
             bench_normalize::run(&ws)
         }
         Some("bench") if args.get(1).map(String::as_str) == Some("diff") => bench_diff::run(&ws),
+        Some("bench") if args.get(1).map(String::as_str) == Some("verify") => {
+            bench_verify::run(&ws)
+        }
         Some("bench") => bench::run(&ws),
         Some("docs") => docs::run(&ws),
         Some("hash-tree") if args.len() == 2 => bench::hash_tree(Path::new(&args[1])),

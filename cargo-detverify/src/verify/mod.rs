@@ -418,13 +418,25 @@ fn signatures(d: &DiffReport) -> BTreeMap<String, (usize, String)> {
 fn causes_of(d: &DiffReport) -> Vec<CauseReport> {
     d.root_causes
         .iter()
-        .map(|rc| CauseReport {
+        .map(|rc| {
+            let mut matched: Vec<String> = rc
+                .differences
+                .iter()
+                .filter_map(|&id| d.differences.iter().find(|x| x.id == id))
+                .filter_map(|x| x.cause.as_ref().map(|c| c.evidence.clone()))
+                .collect();
+            matched.dedup();
+            matched.truncate(3);
+            (rc, matched)
+        })
+        .map(|(rc, matched)| CauseReport {
             culprits: Vec::new(),
             derived: rc.derived,
             differences: rc.differences.len(),
             evidence: Vec::new(),
             fix: rc.fix.clone(),
             inside_build: false,
+            matched,
             message: rc.message.map(str::to_string),
             places: rc.places.clone(),
             rule: rc.rule.map(str::to_string),

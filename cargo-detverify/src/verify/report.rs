@@ -70,6 +70,9 @@ pub struct CauseReport {
     pub fix: Option<String>,
     /// The rebuild with no variation differed here too: the build itself is nondeterministic.
     pub inside_build: bool,
+    /// What the detectors matched in the differing bytes (both sides), for the first few
+    /// root differences of this cause.
+    pub matched: Vec<String>,
     pub message: Option<String>,
     /// Where: sections, fields (sorted).
     pub places: Vec<String>,
@@ -174,6 +177,9 @@ pub fn render_text(out: &mut impl Write, r: &VerifyReport, color: bool) -> std::
         if let (Some(rule), Some(m)) = (&c.rule, &c.message) {
             writeln!(out, "  rule:     {rule}: {}", esc(m))?;
         }
+        for m in &c.matched {
+            writeln!(out, "  matched:  {}", esc(m))?;
+        }
         if c.inside_build {
             writeln!(
                 out,
@@ -182,6 +188,13 @@ pub fn render_text(out: &mut impl Write, r: &VerifyReport, color: bool) -> std::
                  randomness); no variation is to blame",
                 paint("1;33", "inside the build")
             )?;
+            if !c.culprits.is_empty() {
+                writeln!(
+                    out,
+                    "  also:     {} for some of its differences",
+                    names(&c.culprits)
+                )?;
+            }
         } else if !c.culprits.is_empty() {
             writeln!(
                 out,
@@ -314,6 +327,9 @@ pub fn render_html(r: &VerifyReport) -> String {
             );
             if let (Some(rule), Some(m)) = (&c.rule, &c.message) {
                 item("rule", &format!("{rule}: {m}"));
+            }
+            for m in &c.matched {
+                item("matched", m);
             }
             if c.inside_build {
                 item(

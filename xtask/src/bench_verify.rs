@@ -1,0 +1,192 @@
+//! `cargo xtask bench verify` (also at the end of `cargo xtask bench`): what verification
+//! costs beyond its builds — `cargo det-verify --raw --no-explain --runs N` against N plain
+//! `cargo build`s from scratch of the same fixture (goal: at most 5% over) — and what the
+//! culprit search costs: the extra builds it used against the number of variations varied,
+//! beside the bound 1 + log2(n) per culprit (plus the rerun).
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const FIXTURE: &str = "rust-cc-sys";
+const ARGS: &[&str] = &["--release", "--examples"];
+const RUNS: u32 = 2;
+
+pub fn run(ws: &Path) -> Result<()> {
+    super::cargo(
+        ws,
+        &[
+            "build",
+            "--release",
+            "-p",
+            "cargo-detbuild",
+            "-p",
+            "cargo-detverify",
+        ],
+        &[],
+    )?;
+    let verify = ws.join("target/release/cargo-det-verify");
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join(FIXTURE);
+    copy_tree(&ws.join("testdata").join(FIXTURE), &dir)?;
+    // The dependencies once, so that no build below downloads.
+    let st = Command::new("cargo")
+        .args(["fetch", "--locked"])
+        .current_dir(&dir)
+        .status()?;
+    if !st.success() {
+        bail!("cargo fetch for {FIXTURE} failed");
+    }
+
+    println!(
+        "\n== cargo det-verify --raw --no-explain --runs {RUNS} against {RUNS} plain builds ({FIXTURE}, {ARGS:?}) =="
+    );
+    let mut plain = Vec::new();
+    let mut verified = Vec::new();
+    // Interleaved, one warm-up round, median of 3.
+    for round in 0..4 {
+        let start = Instant::now();
+        for _ in 0..RUNS {
+            let _ = std::fs::remove_dir_all(dir.join("target"));
+            let mut c = Command::new("cargo");
+            c.arg("build").args(ARGS).current_dir(&dir);
+            run_ok(c)?;
+        }
+        let p = start.elapsed();
+        let _ = std::fs::remove_dir_all(dir.join("target"));
+        let mut c = Command::new(&verify);
+        c.args(["det-verify", "--raw", "--no-explain", "-q", "--runs"])
+            .arg(RUNS.to_string())
+            .arg("--")
+            .args(ARGS)
+            .current_dir(&dir);
+        let start = Instant::now();
+        let out = c.output().context("running cargo det-verify")?;
+        let v = start.elapsed();
+        // 1: not reproducible (rust-cc-sys's debug paths with --raw) is a finished run.
+        if !matches!(out.status.code(), Some(0 | 1)) {
+            bail!(
+                "cargo det-verify failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        if round > 0 {
+            plain.push(p);
+            verified.push(v);
+        }
+    }
+    let (p, v) = (median(&mut plain), median(&mut verified));
+    println!(
+        "{RUNS} x cargo build               {:>8.2} s (median of 3)",
+        p.as_secs_f64()
+    );
+    println!(
+        "cargo det-verify --runs {RUNS}      {:>8.2} s (median of 3)",
+        v.as_secs_f64()
+    );
+    println!(
+        "overhead                         {:>+8.1} % (goal: at most +5 %)",
+        (v.as_secs_f64() / p.as_secs_f64() - 1.0) * 100.0
+    );
+
+    println!("\n== culprit search: extra builds against the number of variations varied ==");
+    println!(
+        "{:<16} {:<11} {:>10} {:>12} {:>24}",
+        "fixture", "culprit", "variations", "extra builds", "bound 1 + ceil(log2 n) + 1"
+    );
+    let sets: &[&[&str]] = &[
+        &["build-path"],
+        &["build-path", "time"],
+        &["build-path", "time", "host", "file-order"],
+        &[
+            "build-path",
+            "time",
+            "timezone",
+            "locale",
+            "umask",
+            "environment",
+            "host",
+            "file-order",
+            "jobs",
+        ],
+    ];
+    for (fixture, output, culprit) in [
+        ("c-paths", "paths", "build-path"),
+        ("c-date-time", "date-time", "time"),
+        ("c-file-order", "prog", "file-order"),
+    ] {
+        let d = tmp.path().join(fixture);
+        copy_tree(&ws.join("testdata").join(fixture), &d)?;
+        for set in sets {
+            let mut set: Vec<&str> = set.to_vec();
+            if !set.contains(&culprit) {
+                set.push(culprit);
+            }
+            let spec = format!("-all,+{}", set.join(",+"));
+            let out = Command::new(&verify)
+                .args(["det-verify", "--raw", "-q", "--format", "json"])
+                .arg(format!("--vary={spec}"))
+                .args(["--artifacts", output, "--", "make"])
+                .current_dir(&d)
+                .output()
+                .context("running cargo det-verify")?;
+            let r: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| {
+                format!(
+                    "det-verify on {fixture}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })?;
+            let found: Vec<String> = r["differences"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|c| c["culprits"].as_array().cloned().unwrap_or_default())
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            let n = set.len();
+            let bound = 1 + (n as f64).log2().ceil() as usize + 1;
+            println!(
+                "{fixture:<16} {:<11} {n:>10} {:>12} {bound:>24}",
+                if found.iter().all(|f| f == culprit) && !found.is_empty() {
+                    culprit.to_string()
+                } else {
+                    format!("{found:?}")
+                },
+                r["extra_builds"]
+            );
+        }
+    }
+    Ok(())
+}
+
+fn run_ok(mut cmd: Command) -> Result<()> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    if !out.status.success() {
+        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    for e in walkdir::WalkDir::new(from).sort_by_file_name() {
+        let e = e?;
+        let rel = e.path().strip_prefix(from)?;
+        if rel.starts_with("target") {
+            continue;
+        }
+        let dest: PathBuf = to.join(rel);
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&dest)?;
+        } else if e.file_type().is_file() {
+            std::fs::copy(e.path(), &dest)
+                .with_context(|| format!("copying {}", e.path().display()))?;
+        }
+    }
+    Ok(())
+}
