@@ -37,6 +37,7 @@ pub fn scan(
             path,
             display: rel.clone(),
             size: h.size,
+            identity: None,
         };
         match det_common::scan::scan_file(&t, &opts) {
             Ok(f) => findings.extend(f),

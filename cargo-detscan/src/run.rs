@@ -77,6 +77,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         message: e.message,
     }));
     let files_scanned = targets.len() as u64;
+    det_common::test_hook::pause("after-walk");
     let (file_findings, file_errors) = scan_files(&targets, &opts, progress_bar(&args, &targets));
     findings.extend(file_findings);
     errors.extend(file_errors);

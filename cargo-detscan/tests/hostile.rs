@@ -363,3 +363,268 @@ fn compile_commands_and_build_log_from_dev_zero() {
         }
     }
 }
+
+// ---- 7. findings and names bounded per file, names shared ----
+
+/// 200 000 N_OSO stabs (two findings each: the object's path and its mtime) in one thin
+/// Mach-O: the findings are capped at the per-file limit as they are found, not after the
+/// debug map was read whole, and a `findings-capped` note says what was dropped, by rule.
+#[test]
+fn macho_with_200k_n_oso_stabs() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    // Under `cargo test` shorter names (the debug binary judges each one); measured with
+    // names of 4000 bytes, as long as a debug map's entry may be.
+    let len = size(300, 4000);
+    let strings: Vec<Vec<u8>> = (0..1000)
+        .map(|i| {
+            let mut s = format!("/home/alice/build/{i:04}/").into_bytes();
+            s.resize(len - 2, b'o');
+            s.extend_from_slice(b".o");
+            s
+        })
+        .collect();
+    write(dir.path(), "app", &macho_oso(200_000, &strings));
+    let Some(run) = case(
+        "macho-200k-n-oso",
+        &bin(),
+        &["--format", "json", "app"],
+        dir.path(),
+    ) else {
+        return;
+    };
+    let v = json(&run);
+    let oso = findings_of(&v, "macho-oso-path").len() + findings_of(&v, "macho-oso-mtime").len();
+    assert!(
+        oso > 0 && oso <= 10_000,
+        "{oso} N_OSO findings listed; at most 10000 per file"
+    );
+    let capped = findings_of(&v, "findings-capped");
+    assert_eq!(capped.len(), 1, "{capped:#?}");
+    let note = capped[0]["evidence"].as_str().unwrap();
+    // 400 000 found, 10 000 kept (the repeated paths then listed once each).
+    assert!(
+        note.starts_with("390000 more findings in this file not listed")
+            && note.contains("195000 macho-oso-path")
+            && note.contains("195000 macho-oso-mtime"),
+        "{note}"
+    );
+}
+
+/// Many findings in deep members with long names, in files with long paths: every finding
+/// of one member shares the member's names and the file's path (`finding::Name`), so the
+/// findings held until the report cost what they say, not a copy of 5 KiB of names each.
+/// Measured with 20 files × 10 000 findings (the per-file cap) × 5 KiB of names: 1 GiB of
+/// copied names before, a tenth of it now (4 files under `cargo test`, for the debug binary).
+#[test]
+fn findings_in_deep_members_with_long_names() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let long = |tag: &str| -> String {
+        let mut s = format!("{tag}-");
+        s.extend(std::iter::repeat_n('n', 1000 - tag.len() - 1));
+        s
+    };
+    // Innermost: 20 text members of 1000 matches each (the per-rule cap of one member).
+    let inner: Vec<(String, Vec<u8>)> = (0..20)
+        .map(|i| (long(&format!("src{i:02}.txt")), leaky(20 * 1000)))
+        .collect();
+    let mut data = tar_long_names(&inner);
+    for level in 0..3 {
+        data = tar_long_names(&[(long(&format!("level{level}.tar")), data)]);
+    }
+    // Four directories of 250 bytes: a file path of 1 KiB.
+    let mut sub = dir.path().to_path_buf();
+    for d in 0..4 {
+        sub.push(format!("d{d}{}", "p".repeat(248)));
+    }
+    std::fs::create_dir_all(&sub).unwrap();
+    let files = size(4, 20);
+    for f in 0..files {
+        std::fs::write(sub.join(format!("deep{f:02}.tar")), &data).unwrap();
+    }
+    let Some(run) = case(
+        "findings-deep-long-names",
+        &bin(),
+        &["--format", "text", "--min-severity", "info", "."],
+        dir.path(),
+    ) else {
+        return;
+    };
+    let text = run.stdout();
+    assert_eq!(
+        text.matches("more findings in this file not listed")
+            .count(),
+        files,
+        "every file capped: {}",
+        &text[text.len().saturating_sub(3000)..]
+    );
+}
+
+// ---- 9, 11. the file system: a file swapped after the walk, a signal during a write ----
+//
+// Both act at one exact moment of a real run, through det's pause points
+// (`det_common::test_hook`): the run opens a FIFO there and blocks, so the test knows where
+// it is — no sleeping, no dependence on the machine's speed.
+
+fn mkfifo(p: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+/// The writing end of `fifo`, opened once `child` has reached its pause point (opened the
+/// reading end). Closing it lets the child go on.
+fn paused_at(fifo: &Path, child: &Child) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(fifo)
+        {
+            Ok(f) => return f,
+            // No reader yet.
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {}
+            Err(e) => panic!("{}: {e}", fifo.display()),
+        }
+        let state =
+            std::fs::read_to_string(format!("/proc/{}/stat", child.pid)).unwrap_or_default();
+        let state = state.rsplit_once(") ").map_or("", |(_, s)| &s[..1]);
+        assert!(
+            state != "Z" && std::time::Instant::now() < deadline,
+            "the child ended (or hung) before its pause point"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+fn temp_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".det-") && n.ends_with(".tmp"))
+        .collect()
+}
+
+/// SIGTERM or SIGINT while `-o` is half written: the temporary file is removed, the report
+/// that was there is untouched, and the process ends by that signal (as a shell expects).
+#[test]
+fn a_signal_while_the_report_is_written_leaves_no_temporary_file() {
+    let _serial = serial();
+    for (sig, signame) in [
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGINT, "SIGINT"),
+        (0, "none"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in");
+        std::fs::create_dir(&input).unwrap();
+        // 8 000 findings (1 000 per file): a report of several MB.
+        for i in 0..8 {
+            write(&input, &format!("log{i:02}.txt"), &leaky(64 << 10));
+        }
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let report = out.join("report.json");
+        std::fs::write(&report, b"the previous report\n").unwrap();
+        let fifo = dir.path().join("pause");
+        mkfifo(&fifo);
+        let pause = format!("atomic-write:{}", fifo.display());
+        let child = spawn(
+            &bin(),
+            &["--format", "json", "-o", report.to_str().unwrap(), "in"],
+            dir.path(),
+            &[("DET_TEST_PAUSE", &pause)],
+        );
+        let release = paused_at(&fifo, &child);
+        // Half of the new report is in its temporary file now.
+        let temps = temp_files(&out);
+        assert_eq!(temps.len(), 1, "{temps:?}");
+        assert!(std::fs::metadata(out.join(&temps[0])).unwrap().len() > 1 << 20);
+        if sig != 0 {
+            // SAFETY: signals our own child, paused and unreaped.
+            unsafe { libc::kill(child.pid, sig) };
+        } else {
+            drop(release);
+        }
+        let run = wait_bounded(child, MAX_SECONDS * 4.0, MAX_RSS_MIB * 2);
+        assert!(run.killed_by_harness.is_none(), "{signame}: {run:?}");
+        assert_eq!(temp_files(&out), Vec::<String>::new(), "{signame}");
+        let now = std::fs::read(&report).unwrap();
+        if sig != 0 {
+            assert_eq!(run.signal, Some(sig), "{signame}: {}", run.stderr());
+            assert_eq!(now, b"the previous report\n", "{signame}");
+        } else {
+            // Not stopped: the run completes and replaces the report.
+            assert!(matches!(run.code, Some(0 | 1)), "{}", run.stderr());
+            let v: serde_json::Value = serde_json::from_slice(&now).unwrap();
+            assert!(v["findings"].as_array().unwrap().len() >= 8_000);
+        }
+    }
+}
+
+/// Between the directory walk and the open, a file is replaced by a symlink out of the
+/// tree, another by a FIFO, and a directory by a symlink to a directory outside holding a
+/// file of the same name: none is read (no secret from outside is reported, the FIFO does
+/// not block the scan), each is named as an error, and the scan is incomplete (exit 2).
+#[test]
+fn files_swapped_between_the_walk_and_the_open() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    let outside = dir.path().join("outside");
+    for d in [tree.join("sub"), outside.join("sub")] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    for name in ["a.txt", "b.txt", "sub/c.txt", "z.txt"] {
+        std::fs::write(tree.join(name), b"nothing to report\n").unwrap();
+    }
+    std::fs::write(outside.join("secret"), b"/home/alice/.ssh/id_ed25519\n").unwrap();
+    std::fs::write(outside.join("sub/c.txt"), b"/home/alice/.ssh/config\n").unwrap();
+    let fifo = dir.path().join("pause");
+    mkfifo(&fifo);
+    let pause = format!("after-walk:{}", fifo.display());
+    let child = spawn(
+        &bin(),
+        &["--format", "json", "tree"],
+        dir.path(),
+        &[("DET_TEST_PAUSE", &pause)],
+    );
+    let release = paused_at(&fifo, &child);
+    // The walk has listed a.txt, b.txt, sub/c.txt and z.txt; now swap three of them.
+    std::fs::remove_file(tree.join("a.txt")).unwrap();
+    std::os::unix::fs::symlink(outside.join("secret"), tree.join("a.txt")).unwrap();
+    std::fs::remove_file(tree.join("b.txt")).unwrap();
+    mkfifo(&tree.join("b.txt"));
+    std::fs::rename(tree.join("sub"), dir.path().join("sub.old")).unwrap();
+    std::os::unix::fs::symlink(outside.join("sub"), tree.join("sub")).unwrap();
+    drop(release);
+    let run = wait_bounded(child, MAX_SECONDS * 4.0, MAX_RSS_MIB * 2);
+    assert!(
+        run.killed_by_harness.is_none() && run.seconds <= MAX_SECONDS,
+        "{run:?}"
+    );
+    let v = json(&run);
+    assert!(!v["findings"].to_string().contains(".ssh"), "{v:#}");
+    let errors: Vec<(String, String)> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["file"].as_str().unwrap().to_owned(),
+                e["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let said = |file: &str, what: &str| errors.iter().any(|(f, m)| f == file && m.contains(what));
+    assert!(said("tree/a.txt", "symbolic link"), "{errors:?}");
+    assert!(said("tree/b.txt", "not a regular file"), "{errors:?}");
+    assert!(said("tree/sub/c.txt", "another file"), "{errors:?}");
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert_eq!(run.code, Some(2), "{}", run.stderr());
+    assert_eq!(v["summary"]["files_scanned"], 4, "{:#}", v["summary"]);
+}

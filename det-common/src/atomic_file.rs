@@ -64,7 +64,10 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
             return write_in_place(path, &target, bytes);
         }
     }
-    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    let (first, rest) = bytes.split_at(bytes.len() / 2);
+    tmp.write_all(first).map_err(|e| Error::io(path, e))?;
+    crate::test_hook::pause("atomic-write");
+    tmp.write_all(rest).map_err(|e| Error::io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     // On error the temp file is dropped, which deletes it.
     tmp.persist(&target).map_err(|e| Error::io(path, e.error))?;

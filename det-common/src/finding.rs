@@ -3,6 +3,160 @@
 use crate::rules::{Category, Rule, Severity};
 use serde::Serialize;
 use std::cmp::Ordering;
+use std::sync::Arc;
+
+/// A name in a [`Location`] (the file, a container member, a section), shared rather than
+/// copied: every finding inside one member holds the same `Arc`, so a member with thousands
+/// of findings, or a deep chain of long member names, costs one copy of each name, not one
+/// per finding. Reads as a `str` (`Deref`, `Display`, serialized as a string).
+#[derive(Clone, Default, Eq)]
+pub struct Name(Arc<str>);
+
+/// Hashed by content, as `PartialEq` compares.
+impl std::hash::Hash for Name {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state)
+    }
+}
+
+/// Compared by content; one shared name is equal to itself without reading it (sorting
+/// the findings of one member compares the same names over and over).
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Ord for Name {
+    fn cmp(&self, other: &Self) -> Ordering {
+        if Arc::ptr_eq(&self.0, &other.0) {
+            Ordering::Equal
+        } else {
+            self.0.cmp(&other.0)
+        }
+    }
+}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Name {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Name {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl From<&str> for Name {
+    fn from(s: &str) -> Self {
+        Name(Arc::from(s))
+    }
+}
+
+impl From<String> for Name {
+    fn from(s: String) -> Self {
+        Name(Arc::from(s))
+    }
+}
+
+impl From<&String> for Name {
+    fn from(s: &String) -> Self {
+        Name(Arc::from(s.as_str()))
+    }
+}
+
+impl From<std::borrow::Cow<'_, str>> for Name {
+    fn from(s: std::borrow::Cow<'_, str>) -> Self {
+        Name(Arc::from(s))
+    }
+}
+
+impl From<&Name> for Name {
+    fn from(s: &Name) -> Self {
+        s.clone()
+    }
+}
+
+impl From<Name> for String {
+    fn from(n: Name) -> Self {
+        n.0.to_string()
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Name {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Name> for str {
+    fn eq(&self, other: &Name) -> bool {
+        self == &*other.0
+    }
+}
+
+impl PartialEq<Name> for &str {
+    fn eq(&self, other: &Name) -> bool {
+        *self == &*other.0
+    }
+}
+
+impl PartialEq<Name> for String {
+    fn eq(&self, other: &Name) -> bool {
+        **self == *other.0
+    }
+}
 
 /// Where a finding (or a difference) is, as structure: the file, the chain of container
 /// members inside it, and inside the innermost member a section, a header field, a line and
@@ -22,13 +176,13 @@ use std::cmp::Ordering;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Location {
     /// The file as the user named it (relative to where they pointed det), `/`-separated.
-    pub file: String,
+    pub file: Name,
     /// Members of containers from outermost to innermost, e.g. `["pkg/_speedups.so"]` for a
     /// shared object inside a wheel.
-    pub container: Vec<String>,
+    pub container: Vec<Name>,
     /// A section of an object file (`.rodata`, `__TEXT,__cstring`, `.rdata`) or a named part
     /// of the innermost member (`central directory`, `COFF header`, `debug directory`).
-    pub section: Option<String>,
+    pub section: Option<Name>,
     /// A header field (`mtime`, `MTIME`, `LC_UUID`, `N_OSO`, `DW_AT_comp_dir`), inside
     /// `section` when there is one.
     pub field: Option<String>,
@@ -41,26 +195,29 @@ pub struct Location {
 }
 
 impl Location {
-    pub fn file(file: impl Into<String>) -> Self {
+    pub fn file(file: impl Into<Name>) -> Self {
         Location {
             file: file.into(),
             ..Location::default()
         }
     }
 
-    /// The location of a member of the container at `self`.
-    pub fn member(&self, name: &str) -> Location {
-        let mut loc = Location {
+    /// The location of a member of the container at `self` (its name shared by every
+    /// location derived from the result).
+    pub fn member(&self, name: impl Into<Name>) -> Location {
+        let mut container = Vec::with_capacity(self.container.len() + 1);
+        container.extend(self.container.iter().cloned());
+        container.push(name.into());
+        Location {
             file: self.file.clone(),
-            container: self.container.clone(),
+            container,
             ..Location::default()
-        };
-        loc.container.push(name.to_owned());
-        loc
+        }
     }
 
     /// The same location narrowed to a section (or a named part) and an offset inside it.
-    pub fn at(&self, section: impl Into<String>, offset: Option<u64>) -> Location {
+    /// Pass a [`Name`] made once when many findings share the section.
+    pub fn at(&self, section: impl Into<Name>, offset: Option<u64>) -> Location {
         Location {
             section: Some(section.into()),
             field: None,
@@ -104,7 +261,7 @@ impl Location {
 
     /// `dist/x.whl!pkg/_speedups.so`: the file and its container chain joined by `!`.
     pub fn display_path(&self) -> String {
-        let mut s = self.file.clone();
+        let mut s = self.file.to_string();
         for c in &self.container {
             s.push('!');
             s.push_str(c);
@@ -116,7 +273,7 @@ impl Location {
     /// `line 9`, `N_OSO`), or `None` when the location is the whole member.
     pub fn label(&self) -> Option<String> {
         let mut parts: Vec<String> = Vec::new();
-        parts.extend(self.section.clone());
+        parts.extend(self.section.as_deref().map(str::to_owned));
         parts.extend(self.field.clone());
         parts.extend(self.line.map(|l| format!("line {l}")));
         (!parts.is_empty()).then(|| parts.join(" "))

@@ -14,6 +14,23 @@ pub struct ScanTarget {
     /// components below it.
     pub display: String,
     pub size: u64,
+    /// The device and inode the walk found at `path` (`None`: not checked). The open must
+    /// find the same file, else it was replaced between the walk and the open.
+    pub identity: Option<(u64, u64)>,
+}
+
+/// The device and inode of `m` (Unix), for [`ScanTarget::identity`].
+fn identity(m: &std::fs::Metadata) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = m;
+        None
+    }
 }
 
 /// A path the walk could not read (unreadable directory, broken symlink, symlink loop).
@@ -44,6 +61,7 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
                 path,
                 display: root_display,
                 size: meta.len(),
+                identity: identity(&meta),
             });
             continue;
         }
@@ -87,8 +105,8 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
                 }
                 continue;
             }
-            let size = match entry.metadata() {
-                Ok(m) => m.len(),
+            let (size, mut id) = match entry.metadata() {
+                Ok(m) => (m.len(), identity(&m)),
                 Err(e) => {
                     errors.push(WalkError {
                         path: display_path(entry.path().as_os_str()),
@@ -108,6 +126,10 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
                     && std::fs::symlink_metadata(entry.path())
                         .is_ok_and(|m| m.file_type().is_symlink()));
             let path = if is_link {
+                // The link's target is what is opened: its identity, not the link's.
+                id = std::fs::metadata(entry.path())
+                    .ok()
+                    .and_then(|m| identity(&m));
                 match std::fs::canonicalize(entry.path()) {
                     Ok(p) => p,
                     Err(e) => {
@@ -125,6 +147,7 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
                 path,
                 display,
                 size,
+                identity: id,
             });
         }
         if !root.exists() && root.symlink_metadata().is_err() {
@@ -193,7 +216,7 @@ pub fn display_path(p: &std::ffi::OsStr) -> String {
 /// becomes a `parse-error` finding for that file (with what was found before it), and the
 /// scan of the other files goes on.
 pub fn scan_file(target: &ScanTarget, opts: &ScanOptions) -> crate::Result<Vec<Finding>> {
-    let node = Node::open(&target.path)?;
+    let node = Node::open_expecting(&target.path, target.identity)?;
     let opts = opts.for_file();
     let loc = Location::file(target.display.clone());
     let mut out = Vec::new();
@@ -317,6 +340,28 @@ mod tests {
             })
             .collect();
         assert_eq!(names, ["a/b", "a\\\\b", "x\\xff\\xfe.bin"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_replaced_after_the_walk_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f"), b"walked").unwrap();
+        let (targets, _) = walk(&[dir.path().to_path_buf()], false);
+        assert!(targets[0].identity.is_some());
+        // Another regular file at the same path (a rename over it): the same name, another inode.
+        std::fs::write(dir.path().join("g"), b"/home/alice/.ssh/id_rsa\n").unwrap();
+        std::fs::rename(dir.path().join("g"), dir.path().join("f")).unwrap();
+        let e = scan_file(&targets[0], &ScanOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("another file than the directory walk found"),
+            "{e}"
+        );
+        // Unchanged, it is read.
+        let (targets, _) = walk(&[dir.path().to_path_buf()], false);
+        assert!(scan_file(&targets[0], &ScanOptions::default()).is_ok());
     }
 
     #[cfg(unix)]

@@ -129,7 +129,7 @@ fn hundred_thousand_findings_render_quickly() {
     r.findings = (0..100_000)
         .map(|i| {
             let mut f = base[i % base.len()].clone();
-            f.location.file = format!("out/{}/{}", i % 997, f.location.file);
+            f.location.file = format!("out/{}/{}", i % 997, f.location.file).into();
             f.location.offset = Some(i as u64);
             f
         })

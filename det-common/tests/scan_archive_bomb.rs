@@ -64,7 +64,7 @@ fn bombs_stop_at_the_limits_with_bounded_memory() {
     let d = dir.path();
     run(d, &["python3", "-c", MAKE_BOMBS], &[]);
     let before = peak_rss_kib();
-    let errors = |name: &str| -> Vec<(Vec<String>, String)> {
+    let errors = |name: &str| -> Vec<(Vec<det_common::finding::Name>, String)> {
         scan(&d.join(name))
             .into_iter()
             .filter(|f| f.rule.id == "parse-error")
@@ -81,7 +81,7 @@ fn bombs_stop_at_the_limits_with_bounded_memory() {
     assert_eq!(
         errors("bomb.zip"),
         vec![(
-            vec!["zeros.bin".to_string()],
+            vec!["zeros.bin".into()],
             "decompressed size exceeds the 1 GiB limit (raise it with --max-decompressed)"
                 .to_string()
         )]
@@ -89,7 +89,7 @@ fn bombs_stop_at_the_limits_with_bounded_memory() {
     assert_eq!(
         errors("liar.zip"),
         vec![(
-            vec!["zeros.bin".to_string()],
+            vec!["zeros.bin".into()],
             "entry cut at 1 MiB of output: compression ratio above 1000:1: possible zip bomb (raise the limit with --max-ratio); the part before the cut was scanned".to_string()
         )]
     );

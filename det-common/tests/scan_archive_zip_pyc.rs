@@ -257,7 +257,7 @@ fn wheel_record_order_and_unsupported_methods() {
     assert_eq!(f.evidence, "RECORD lists `x/b.py` before `x/__init__.py`");
 
     let findings = scan(&d.join("methods.zip"));
-    let errors: Vec<(Vec<String>, &str)> = findings
+    let errors: Vec<(Vec<det_common::finding::Name>, &str)> = findings
         .iter()
         .filter(|f| f.rule.id == "parse-error")
         .map(|f| (f.location.container.clone(), f.evidence.as_str()))
@@ -265,7 +265,7 @@ fn wheel_record_order_and_unsupported_methods() {
     assert_eq!(
         errors,
         vec![(
-            vec!["bz.txt".to_string()],
+            vec!["bz.txt".into()],
             "compression method bzip2 not supported"
         )]
     );

@@ -305,7 +305,7 @@ fn gcc_lto_sections_random_without_seed() {
             .unwrap()
             .starts_with(".gnu.lto_")
     );
-    assert!(names("a.o").contains(&r[0].location.section.clone().unwrap()));
+    assert!(names("a.o").contains(&r[0].location.section.as_deref().unwrap().to_owned()));
     let fs = scan(&d.path().join("c.o"));
     assert!(
         with_rule(&fs, "gcc-lto-random-section").is_empty(),

@@ -35,7 +35,7 @@ fn summary(findings: &[Finding]) -> Vec<(&'static str, String, String, String)> 
         .map(|f| {
             (
                 f.rule.id,
-                f.location.file.clone(),
+                f.location.file.to_string(),
                 f.location.label().unwrap_or_default(),
                 f.evidence.clone(),
             )

@@ -67,6 +67,22 @@ pub fn run_bounded(
     kill_after: f64,
     kill_rss_mib: u64,
 ) -> Run {
+    let child = spawn(bin, args, dir, &[]);
+    wait_bounded(child, kill_after, kill_rss_mib)
+}
+
+/// A child started by [`spawn`], to be reaped by [`wait_bounded`].
+pub struct Child {
+    pub pid: libc::pid_t,
+    start: Instant,
+    out_path: PathBuf,
+    err_path: PathBuf,
+}
+
+/// Start `bin args` in `dir` with `env` added, its output to `.hostile-stdout` and
+/// `.hostile-stderr` in `dir`.
+#[allow(clippy::zombie_processes)]
+pub fn spawn(bin: &Path, args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Child {
     let out_path = dir.join(".hostile-stdout");
     let err_path = dir.join(".hostile-stderr");
     let mut cmd = Command::new(bin);
@@ -80,6 +96,7 @@ pub fn run_bounded(
     let child = cmd
         .args(args)
         .current_dir(dir)
+        .envs(env.iter().copied())
         .env("NO_COLOR", "1")
         .env_remove("SOURCE_DATE_EPOCH")
         .stdin(Stdio::null())
@@ -87,8 +104,22 @@ pub fn run_bounded(
         .stderr(std::fs::File::create(&err_path).unwrap())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
-    let pid = child.id() as libc::pid_t;
-    let start = Instant::now();
+    Child {
+        pid: child.id() as libc::pid_t,
+        start: Instant::now(),
+        out_path,
+        err_path,
+    }
+}
+
+/// Reap `child`, killing it past `kill_after` seconds or `kill_rss_mib` of RSS, and measure.
+pub fn wait_bounded(child: Child, kill_after: f64, kill_rss_mib: u64) -> Run {
+    let Child {
+        pid,
+        start,
+        out_path,
+        err_path,
+    } = child;
     let mut killed = None;
     let (status, rusage) = loop {
         let mut status = 0;
@@ -442,4 +473,71 @@ pub fn macho_fat_self(n: u32) -> Vec<u8> {
     }
     v.extend(b"/home/alice/x".iter().take(4));
     v
+}
+
+/// A tar of `members` (name, content), each name given in a pax `path` record (so names
+/// longer than ustar's 100 bytes are kept whole).
+pub fn tar_long_names(members: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut t = Vec::new();
+    for (name, content) in members {
+        tar_member(
+            &mut t,
+            "PaxHeader",
+            b'x',
+            &pax_record("path", name.as_bytes()),
+        );
+        tar_member(&mut t, "member", b'0', content);
+    }
+    t.extend_from_slice(&[0u8; 1024]);
+    t
+}
+
+/// A thin 64-bit little-endian Mach-O whose symbol table holds `n` N_OSO stabs, entry `i`
+/// naming string `i % strings.len()` (object paths as a linker's debug map records them)
+/// with a non-zero mtime.
+pub fn macho_oso(n: usize, strings: &[Vec<u8>]) -> Vec<u8> {
+    const N_OSO: u8 = 0x66;
+    let header = 32;
+    let symtab_cmd = 24;
+    let symoff = header + symtab_cmd;
+    let stroff = symoff + 16 * n;
+    let mut strtab = vec![0u8];
+    let mut at = Vec::new();
+    for s in strings {
+        at.push(strtab.len() as u32);
+        strtab.extend_from_slice(s);
+        strtab.push(0);
+    }
+    let mut f = Vec::with_capacity(stroff + strtab.len());
+    for x in [
+        0xfeed_facfu32,
+        0x0100_0007, // x86_64
+        3,
+        2, // MH_EXECUTE
+        1, // one load command
+        symtab_cmd as u32,
+        0,
+        0,
+    ] {
+        f.extend(x.to_le_bytes());
+    }
+    for x in [
+        2u32, // LC_SYMTAB
+        symtab_cmd as u32,
+        symoff as u32,
+        n as u32,
+        stroff as u32,
+        strtab.len() as u32,
+    ] {
+        f.extend(x.to_le_bytes());
+    }
+    for i in 0..n {
+        f.extend(at[i % at.len()].to_le_bytes());
+        f.push(N_OSO);
+        f.push(0); // n_sect
+        f.extend(1u16.to_le_bytes()); // n_desc
+        f.extend((1_700_000_000u64 + i as u64).to_le_bytes()); // the object's mtime
+    }
+    f.extend_from_slice(&strtab);
+    f
 }

@@ -47,6 +47,14 @@ impl Bytes {
     /// swapped for a symlink or a FIFO between the walk and the open is reported, never
     /// followed out of the tree nor waited on.
     pub fn map_file(path: &Path) -> crate::Result<Bytes> {
+        Self::map_file_expecting(path, None)
+    }
+
+    /// [`Bytes::map_file`], and the opened file must be the one a directory walk saw
+    /// (`identity`: its device and inode). Whatever was swapped in since — at the path itself
+    /// or at a directory above it (a directory replaced by a symlink out of the tree, which
+    /// `O_NOFOLLOW` does not see) — is another file: reported, not read.
+    pub fn map_file_expecting(path: &Path, identity: Option<(u64, u64)>) -> crate::Result<Bytes> {
         let mut options = std::fs::OpenOptions::new();
         options.read(true);
         #[cfg(unix)]
@@ -71,6 +79,18 @@ impl Bytes {
                 "is not a regular file (a FIFO, device, socket or directory; replaced since the directory walk?); not read",
             ));
         }
+        #[cfg(unix)]
+        if let Some(expected) = identity {
+            use std::os::unix::fs::MetadataExt;
+            if (meta.dev(), meta.ino()) != expected {
+                return Err(crate::Error::invalid(
+                    path,
+                    "is another file than the directory walk found (it or a directory above it was replaced since); not read",
+                ));
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = identity;
         let len = meta.len();
         if len == 0 {
             return Ok(Bytes::from_vec(Vec::new()));

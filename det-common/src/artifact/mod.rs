@@ -282,7 +282,12 @@ impl Node {
 
     /// The root node of a file on disk, memory-mapped.
     pub fn open(path: &Path) -> crate::Result<Node> {
-        let data = Bytes::map_file(path)?;
+        Self::open_expecting(path, None)
+    }
+
+    /// [`Node::open`] of the file a directory walk saw (see [`Bytes::map_file_expecting`]).
+    pub fn open_expecting(path: &Path, identity: Option<(u64, u64)>) -> crate::Result<Node> {
+        let data = Bytes::map_file_expecting(path, identity)?;
         Ok(Node::new(path.to_string_lossy().into_owned(), data).with_kind(NodeKind::File))
     }
 

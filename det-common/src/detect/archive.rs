@@ -662,7 +662,7 @@ fn fold_member_findings(container: &Location, start: usize, out: &mut Vec<Findin
                 g.more += 1;
                 g.same &= out[g.at].evidence == f.evidence;
                 if g.examples.len() < EXAMPLES {
-                    g.examples.push(f.location.container[depth].clone());
+                    g.examples.push(f.location.container[depth].to_string());
                 }
                 keep[i] = false;
             }

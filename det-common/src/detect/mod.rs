@@ -64,6 +64,11 @@ struct Counts {
     errors: usize,
     findings_dropped: usize,
     errors_dropped: usize,
+    /// Findings let through by [`ScanOptions::push_capped`] since the last [`ScanOptions::cap`]
+    /// (which counts them).
+    provisional: usize,
+    /// `findings_dropped` by rule, for the note that says what was dropped.
+    dropped_by_rule: std::collections::BTreeMap<&'static str, usize>,
 }
 
 impl ScanOptions {
@@ -95,7 +100,10 @@ impl ScanOptions {
                 (true, true) => c.errors += 1,
                 (true, false) => c.findings += 1,
                 (false, true) => c.errors_dropped += 1,
-                (false, false) => c.findings_dropped += 1,
+                (false, false) => {
+                    c.findings_dropped += 1;
+                    *c.dropped_by_rule.entry(out[i].rule.id).or_default() += 1;
+                }
             }
             if keep {
                 out.swap(kept, i);
@@ -104,6 +112,33 @@ impl ScanOptions {
         }
         out.truncate(kept);
         c.checked = kept;
+        c.provisional = 0;
+    }
+
+    /// Push the finding `make` builds for `rule` unless the file's cap on findings is
+    /// reached, in which case it is only counted (and never built): for detectors that can
+    /// meet one finding per entry of a table the file sizes itself (200 000 N_OSO stabs, a
+    /// line table's file names), so that what they hold stays bounded before the per-node
+    /// cap runs. `out` may be a detector's own vector, appended to the file's later.
+    pub(crate) fn push_capped(
+        &self,
+        out: &mut Vec<Finding>,
+        rule: &'static str,
+        make: impl FnOnce() -> Finding,
+    ) {
+        let Some(file) = &self.file else {
+            out.push(make());
+            return;
+        };
+        let mut c = file.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if c.findings + c.provisional < MAX_FINDINGS_PER_FILE {
+            c.provisional += 1;
+            drop(c);
+            out.push(make());
+        } else {
+            c.findings_dropped += 1;
+            *c.dropped_by_rule.entry(rule).or_default() += 1;
+        }
     }
 
     /// After the last node of a file: say how many findings the caps dropped.
@@ -112,12 +147,18 @@ impl ScanOptions {
         let Some(file) = &self.file else { return };
         let c = file.counts.lock().unwrap_or_else(|e| e.into_inner());
         if c.findings_dropped > 0 {
+            let by_rule: Vec<String> = c
+                .dropped_by_rule
+                .iter()
+                .map(|(rule, n)| format!("{n} {rule}"))
+                .collect();
             out.push(Finding::new(
                 rules::get("findings-capped"),
                 loc.clone(),
                 format!(
-                    "{} more findings in this file not listed (at most {MAX_FINDINGS_PER_FILE} per file)",
-                    c.findings_dropped
+                    "{} more findings in this file not listed (at most {MAX_FINDINGS_PER_FILE} per file): {}",
+                    c.findings_dropped,
+                    by_rule.join(", ")
                 ),
             ));
         }

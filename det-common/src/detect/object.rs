@@ -46,7 +46,7 @@ pub(crate) fn detect(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut 
     // ...)`, a clang built in `/home/me/llvm-project`) is the toolchain's own build, the same
     // for everyone with that toolchain. Only the options a producer records (GCC's
     // `-fprofile-dir=/tmp/b/prof`) are the build's own, and stay findings.
-    let identity: Vec<(Option<String>, u64, String)> = found
+    let identity: Vec<(Option<crate::finding::Name>, u64, String)> = found
         .iter()
         .filter(|f| f.rule.id == "elf-comment")
         .filter_map(|f| {
@@ -169,6 +169,6 @@ impl<'a> Reader<'a> {
     fn cstr(&self, off: usize, max: usize) -> Option<&'a [u8]> {
         let rest = self.d.get(off..)?;
         let rest = &rest[..rest.len().min(max)];
-        Some(&rest[..rest.iter().position(|&b| b == 0).unwrap_or(rest.len())])
+        Some(&rest[..memchr::memchr(0, rest).unwrap_or(rest.len())])
     }
 }

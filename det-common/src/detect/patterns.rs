@@ -298,7 +298,9 @@ impl HitSet {
         opts: &ScanOptions,
         out: &mut Vec<Finding>,
     ) {
-        let at = |offset: Option<u64>| match section {
+        // One shared name for the section, however many findings it holds.
+        let section = section.map(crate::finding::Name::from);
+        let at = |offset: Option<u64>| match &section {
             Some(s) => loc.at(s, offset),
             None => Location {
                 offset,
@@ -526,6 +528,15 @@ fn classify_unix(path: &[u8], roots: &[String]) -> Option<&'static str> {
 /// Whether `path` is absolute (Unix, Windows drive or UNC) and not a system or remapped
 /// path. For paths that debug information, a debug map or a PDB reference records, where
 /// any absolute directory of the build machine is a leak whatever its prefix.
+/// `<prefix>/lib/gcc/...` and `<prefix>/lib/clang/...`: a compiler's own headers.
+static TOOLCHAIN_HEADERS: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 2]> =
+    std::sync::LazyLock::new(|| {
+        [
+            memchr::memmem::Finder::new(b"/lib/gcc/"),
+            memchr::memmem::Finder::new(b"/lib/clang/"),
+        ]
+    });
+
 pub(crate) fn is_absolute_build_path(path: &[u8]) -> bool {
     if path.starts_with(b"\\\\") {
         return true;
@@ -554,11 +565,7 @@ pub(crate) fn is_absolute_build_path(path: &[u8]) -> bool {
         (b"opt", Some(c)) if c.starts_with(b"build") => true,
         // A compiler's own headers (`<prefix>/lib/gcc/<triple>/<version>/include`,
         // `<prefix>/lib/clang/<version>/include`) are the toolchain's, not the build's.
-        _ => {
-            !is_system_root(first)
-                && !path.windows(9).any(|w| w == b"/lib/gcc/")
-                && !path.windows(11).any(|w| w == b"/lib/clang/")
-        }
+        _ => !is_system_root(first) && TOOLCHAIN_HEADERS.iter().all(|f| f.find(path).is_none()),
     }
 }
 

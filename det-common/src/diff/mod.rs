@@ -37,7 +37,7 @@ mod seq;
 
 use crate::artifact::{Format, Meta, MetaKey, Node, NodeKind, zip as zipfmt};
 use crate::detect::ScanOptions;
-use crate::finding::Location;
+use crate::finding::{Location, Name};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -277,9 +277,9 @@ impl<'o> Walker<'o> {
         self.diffs.push(Difference {
             id,
             kind,
-            path: loc.file.clone(),
-            container: loc.container.clone(),
-            section: loc.section.clone(),
+            path: loc.file.to_string(),
+            container: loc.container.iter().map(Name::to_string).collect(),
+            section: loc.section.as_deref().map(str::to_owned),
             field: loc.field.clone(),
             summary,
             a,

@@ -30,7 +30,7 @@ struct JsonFinding<'a> {
     severity: Severity,
     category: Category,
     file: &'a str,
-    container: &'a [String],
+    container: &'a [crate::finding::Name],
     /// The location's label (section, field and line; see `Location::label`).
     section: Option<String>,
     offset: Option<u64>,

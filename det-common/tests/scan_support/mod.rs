@@ -91,7 +91,12 @@ pub fn archive_findings(findings: &[Finding]) -> Vec<(&'static str, Vec<String>)
     findings
         .iter()
         .filter(|f| OURS.contains(&f.rule.id))
-        .map(|f| (f.rule.id, f.location.container.clone()))
+        .map(|f| {
+            (
+                f.rule.id,
+                f.location.container.iter().map(|c| c.to_string()).collect(),
+            )
+        })
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect()

@@ -5,7 +5,7 @@
 
 use super::elf::SectionData;
 use super::{ScanOptions, parse_error, patterns};
-use crate::finding::{Finding, Location};
+use crate::finding::{Finding, Location, Name};
 use crate::rules;
 use gimli::{EndianSlice, RunTimeEndian, SectionId};
 use object::{Object, ObjectSection};
@@ -79,31 +79,41 @@ pub(super) fn detect<'d>(
     let Ok(dwarf) = dwarf else {
         return into_sections(loaded);
     };
-    let locate = |s: &[u8]| -> (String, Option<u64>) {
+    // Each section's name made once and shared by its findings.
+    let names: Vec<(Name, &[u8])> = loaded
+        .values()
+        .map(|(name, _, buf)| (Name::from(name.as_str()), &**buf))
+        .collect();
+    let debug_info = Name::from(SectionId::DebugInfo.name());
+    let locate = |s: &[u8]| -> (Name, Option<u64>) {
         let p = s.as_ptr() as usize;
-        for (name, _, buf) in loaded.values() {
+        for (name, buf) in &names {
             let b = buf.as_ptr() as usize;
             if p >= b && p + s.len() <= b + buf.len() {
                 return (name.clone(), Some((p - b) as u64));
             }
         }
-        (SectionId::DebugInfo.name().to_owned(), None)
+        (debug_info.clone(), None)
     };
+    // A unit or line table per string: the file decides how many, so past the file's cap
+    // findings are counted, not built (`ScanOptions::push_capped`).
     let mut report = |rule: &'static str, s: &[u8], out: &mut Vec<Finding>| {
-        let (section, offset) = locate(s);
-        let evidence = String::from_utf8_lossy(&s[..s.len().min(1024)]).into_owned();
-        let mut f = Finding::new(rules::get(rule), loc.at(section, offset), String::new());
-        if rule != "elf-comment" {
-            // The directory to remap, named (a cargo home, a checkout, a build root).
-            f = f.with_fix(crate::detect::fixes::path_fix(
-                &evidence,
-                crate::detect::calibrate::Content::Compiled,
-                crate::rules::Severity::High,
-                opts,
-            ));
-        }
-        f.evidence = evidence;
-        out.push(f);
+        opts.push_capped(out, rule, || {
+            let (section, offset) = locate(s);
+            let evidence = String::from_utf8_lossy(&s[..s.len().min(1024)]).into_owned();
+            let mut f = Finding::new(rules::get(rule), loc.at(section, offset), String::new());
+            if rule != "elf-comment" {
+                // The directory to remap, named (a cargo home, a checkout, a build root).
+                f = f.with_fix(crate::detect::fixes::path_fix(
+                    &evidence,
+                    crate::detect::calibrate::Content::Compiled,
+                    crate::rules::Severity::High,
+                    opts,
+                ));
+            }
+            f.evidence = evidence;
+            f
+        });
     };
     if let Err(e) = walk(&dwarf, &mut report, out) {
         out.push(parse_error(

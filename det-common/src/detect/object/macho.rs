@@ -200,23 +200,28 @@ fn debug_map(
         } else {
             &[][..]
         };
-        let text = String::from_utf8_lossy(name).into_owned();
+        // Built only for a finding that is kept (see `ScanOptions::push_capped`).
+        let text = || String::from_utf8_lossy(name).into_owned();
         if ty == N_SO {
             if patterns::is_absolute_build_path(name) {
-                out.push(Finding::new(
-                    rules::get("debug-path"),
-                    loc.field_at("N_SO", Some(name_at as u64)),
-                    text,
-                ));
+                opts.push_capped(out, "debug-path", || {
+                    Finding::new(
+                        rules::get("debug-path"),
+                        loc.field_at("N_SO", Some(name_at as u64)),
+                        text(),
+                    )
+                });
             }
             continue;
         }
         if patterns::is_absolute_build_path(name) {
-            out.push(Finding::new(
-                rules::get("macho-oso-path"),
-                loc.field_at("N_OSO", Some(name_at as u64)),
-                text.clone(),
-            ));
+            opts.push_capped(out, "macho-oso-path", || {
+                Finding::new(
+                    rules::get("macho-oso-path"),
+                    loc.field_at("N_OSO", Some(name_at as u64)),
+                    text(),
+                )
+            });
         }
         let mtime = if is64 {
             r.u64(e + 8)
@@ -227,11 +232,13 @@ fn debug_map(
             && t != 0
             && !opts.is_normalized_time(t as i64)
         {
-            out.push(Finding::new(
-                rules::get("macho-oso-mtime"),
-                loc.field_at("N_OSO", Some(e as u64 + 8)),
-                format!("{text}: mtime {t} ({})", iso_time(t as i64)),
-            ));
+            opts.push_capped(out, "macho-oso-mtime", || {
+                Finding::new(
+                    rules::get("macho-oso-mtime"),
+                    loc.field_at("N_OSO", Some(e as u64 + 8)),
+                    format!("{}: mtime {t} ({})", text(), iso_time(t as i64)),
+                )
+            });
         }
     }
 }

@@ -1,0 +1,29 @@
+//! Pause points, for tests that must act at one exact moment of a real run (a signal while
+//! a report is half written, a file swapped between the directory walk and the open) and
+//! must not depend on timing.
+//!
+//! `DET_TEST_PAUSE=<point>:<fifo>`: when the run reaches `<point>`, it opens `<fifo>` for
+//! reading — which blocks until the test opens it for writing, so the test then knows where
+//! the run is — and reads until the test closes its end. Unset (always, outside det's own
+//! tests), a pause point costs one environment lookup and does nothing.
+//!
+//! The points: `atomic-write` (half of an output file is in its temporary file, see
+//! [`crate::atomic_file`]) and `after-walk` (det-scan has walked the paths and not yet
+//! opened a file).
+
+/// Pause at `point` when `DET_TEST_PAUSE` names it (see the module docs).
+pub fn pause(point: &str) {
+    let Some(value) = std::env::var_os("DET_TEST_PAUSE") else {
+        return;
+    };
+    let value = value.to_string_lossy();
+    let Some((name, fifo)) = value.split_once(':') else {
+        return;
+    };
+    if name != point {
+        return;
+    }
+    if let Ok(mut f) = std::fs::File::open(fifo) {
+        let _ = std::io::copy(&mut f, &mut std::io::sink());
+    }
+}
