@@ -292,33 +292,7 @@ pub fn run(args: &BuildArgs, status: &Status) -> Result<Outcome> {
     }
     status.status("Epoch", &format!("{sde}"));
 
-    if !network && plan.sandbox.is_some() && !args.offline && !args.frozen {
-        // Everything the build needs is fetched first, with the user's network.
-        let mut fetch = Command::new(&cargo);
-        fetch.arg("fetch");
-        if let Some(m) = &args.manifest_path {
-            fetch.arg("--manifest-path").arg(m);
-        }
-        if args.locked {
-            fetch.arg("--locked");
-        }
-        for c in &args.config {
-            fetch.arg(format!("--config={c}"));
-        }
-        if args.quiet {
-            fetch.arg("--quiet");
-        }
-        let st = fetch
-            .status()
-            .with_context(|| format!("running {} fetch", cargo.display()))?;
-        if !st.success() {
-            return Err(Reported.into());
-        }
-    }
-
-    let outputs = run_cargo(args, &plan, &project, &cargo, &cwd, status)?;
-
-    // The manifest.
+    // The manifest, all but the outputs: what determines them, and so the closure.
     let mut manifest = Manifest::new(sde, det_common::env::BuildEnv::fixed(&sde));
     manifest.flags = plan.injected.clone();
     manifest
@@ -326,7 +300,6 @@ pub fn run(args: &BuildArgs, status: &Status) -> Result<Outcome> {
         .insert("rustc".to_string(), toolchain.clone());
     manifest.canonical_root = Some(plan.mode.clone());
     manifest.inputs = input_hashes(&plan.layout, &project)?;
-    manifest.outputs = outputs.clone();
     let mut build = BTreeMap::new();
     build.insert("profile".to_string(), args.profile_name());
     build.insert("target".to_string(), triple.clone());
@@ -354,6 +327,47 @@ pub fn run(args: &BuildArgs, status: &Status) -> Result<Outcome> {
     );
     manifest.build = build;
     manifest.closure = Some(closure_hash(&manifest));
+    let closure = manifest.closure.clone().unwrap_or_default();
+
+    let store = open_store(args, &project, &cwd, status);
+    let substituted = match &store {
+        Some(store) => substitute(store, &closure, &target_dir, status),
+        None => None,
+    };
+    let hit = substituted.is_some();
+    let outputs = match substituted {
+        Some(outputs) => outputs,
+        None => {
+            if !network && plan.sandbox.is_some() && !args.offline && !args.frozen {
+                // Everything the build needs is fetched first, with the user's network.
+                let mut fetch = Command::new(&cargo);
+                fetch.arg("fetch");
+                if let Some(m) = &args.manifest_path {
+                    fetch.arg("--manifest-path").arg(m);
+                }
+                if args.locked {
+                    fetch.arg("--locked");
+                }
+                for c in &args.config {
+                    fetch.arg(format!("--config={c}"));
+                }
+                if args.quiet {
+                    fetch.arg("--quiet");
+                }
+                let st = fetch
+                    .status()
+                    .with_context(|| format!("running {} fetch", cargo.display()))?;
+                if !st.success() {
+                    return Err(Reported.into());
+                }
+            }
+            run_cargo(args, &plan, &project, &cargo, &cwd, status)?
+        }
+    };
+    manifest.outputs = outputs.clone();
+    if let (Some(store), false) = (&store, hit) {
+        store_outputs(store, &manifest, &target_dir, status);
+    }
     let manifest_path = target_dir.join("det").join("manifest.json");
     std::fs::create_dir_all(target_dir.join("det"))
         .with_context(|| format!("creating {}", target_dir.join("det").display()))?;
@@ -387,6 +401,142 @@ pub fn run(args: &BuildArgs, status: &Status) -> Result<Outcome> {
     } else {
         Outcome::Ok
     })
+}
+
+/// The store to use: `--store` (or DET_STORE), else `store` in `[workspace.metadata.det]`
+/// (relative to the workspace). A store det cannot use is said and the build goes on
+/// without it.
+fn open_store(
+    args: &BuildArgs,
+    project: &Project,
+    cwd: &Path,
+    status: &Status,
+) -> Option<det_common::store::Store> {
+    let given = args.store.clone().or_else(|| {
+        user_env("DET_STORE")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+    });
+    let dir = match given {
+        Some(d) => cwd.join(d),
+        None => {
+            let d = project
+                .metadata
+                .workspace_metadata
+                .get("det")
+                .and_then(|d| d.get("store"))
+                .and_then(|v| v.as_str())?;
+            project.workspace.join(d)
+        }
+    };
+    match det_common::store::Store::open(&dir) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            status.warn(&format!(
+                "the store cannot be used: {e}; building without it"
+            ));
+            None
+        }
+    }
+}
+
+/// The first characters of a closure, for status lines.
+fn short(closure: &str) -> String {
+    format!("{}…", &closure[..closure.len().min(12)])
+}
+
+/// A store hit: the entry's outputs put in place (each checked first), or `None` to build
+/// (a miss, or a damaged entry, which is said and removed).
+fn substitute(
+    store: &det_common::store::Store,
+    closure: &str,
+    target_dir: &Path,
+    status: &Status,
+) -> Option<BTreeMap<String, FileHash>> {
+    use det_common::store::Lookup;
+    let why = match store.lookup(closure) {
+        Lookup::Miss => return None,
+        Lookup::Hit(entry) => match store.place(&entry, target_dir) {
+            Ok(n) => {
+                status.status(
+                    "Substituted",
+                    &format!(
+                        "{n} output{} from the store (closure {})",
+                        if n == 1 { "" } else { "s" },
+                        short(closure)
+                    ),
+                );
+                return Some(entry.manifest.outputs);
+            }
+            Err(why) => why,
+        },
+        Lookup::Damaged(why) => why,
+    };
+    status.warn(&format!(
+        "the store entry of closure {} is damaged ({why}); it is removed and the build runs",
+        short(closure)
+    ));
+    if let Err(e) = store.remove(closure) {
+        status.warn(&format!("could not remove the damaged entry: {e}"));
+    }
+    None
+}
+
+/// After a build: its outputs into the store. Another build of the same closure may have
+/// stored it first: then this build's outputs must be the same (else it is not
+/// reproducible, which is said).
+fn store_outputs(
+    store: &det_common::store::Store,
+    manifest: &Manifest,
+    target_dir: &Path,
+    status: &Status,
+) {
+    use det_common::store::Inserted;
+    let closure = manifest.closure.as_deref().unwrap_or_default();
+    match store.insert(manifest, target_dir) {
+        Ok(Inserted::New(e)) => status.status(
+            "Stored",
+            &format!(
+                "{} output{} in the store (closure {})",
+                e.manifest.outputs.len(),
+                if e.manifest.outputs.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                short(closure)
+            ),
+        ),
+        Ok(Inserted::Existing(e)) => {
+            let differ: Vec<&String> = manifest
+                .outputs
+                .iter()
+                .filter(|(rel, h)| {
+                    e.manifest.outputs.get(*rel).map(|x| &x.blake3) != Some(&h.blake3)
+                })
+                .map(|(rel, _)| rel)
+                .chain(
+                    e.manifest
+                        .outputs
+                        .keys()
+                        .filter(|rel| !manifest.outputs.contains_key(*rel)),
+                )
+                .collect();
+            if differ.is_empty() {
+                status.note(&format!(
+                    "another build stored closure {} first, with the same outputs",
+                    short(closure)
+                ));
+            } else {
+                status.warn(&format!(
+                    "another build stored closure {} first, and these outputs differ from it: {} (the build is not reproducible; `cargo det-verify` finds why)",
+                    short(closure),
+                    differ.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        Err(e) => status.warn(&format!("the outputs could not be stored: {e}")),
+    }
 }
 
 fn shown(p: &Path, cwd: &Path) -> String {

@@ -223,6 +223,11 @@ pub struct BuildArgs {
     /// Write an in-toto Statement v1 with an SLSA Provenance v1 predicate for the outputs
     #[arg(long, value_name = "FILE", help_heading = "det Options")]
     pub provenance: Option<PathBuf>,
+    /// The det store: a build whose closure (its inputs' hash) is stored there is not
+    /// built but put in place from the store, each output checked; a new build is stored
+    /// (also DET_STORE, or `store = "DIR"` in [workspace.metadata.det])
+    #[arg(long, value_name = "DIR", help_heading = "det Options")]
+    pub store: Option<PathBuf>,
     /// Fail (exit 1) when the closing scan of the outputs finds something at or above
     /// this severity
     #[arg(

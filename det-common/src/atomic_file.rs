@@ -90,6 +90,12 @@ fn write_in_place(path: &Path, target: &Path, bytes: &[u8]) -> Result<()> {
     f.write_all(bytes).map_err(|e| Error::io(path, e))
 }
 
+/// Have the temporary file `path` removed if SIGINT, SIGTERM or SIGHUP stops the process
+/// before the guard drops (for det's other atomic writes: the store's outputs put in place).
+pub(crate) fn remove_on_signal(path: &Path) -> impl Drop + use<> {
+    on_signal::remove(path)
+}
+
 /// Removing temp files when a signal stops the process.
 mod on_signal {
     use std::ffi::CString;

@@ -1,0 +1,151 @@
+//! `cargo det-build --store DIR` (issue 12): a build addressed by its closure. Two
+//! checkouts of one project at different paths, on different "machines": the first builds
+//! and fills the store, the second is substituted from it without running cargo, with
+//! bit-identical outputs; a source, a flag or a feature changes the closure (a miss that
+//! builds and stores); a damaged entry is detected, removed and rebuilt; a store det
+//! cannot use is said, and the build goes on without it.
+
+mod support;
+
+use std::path::Path;
+
+use support::*;
+
+fn closure(m: &Machine) -> String {
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(m.file("target/det/manifest.json")).unwrap())
+            .unwrap();
+    json["closure"].as_str().unwrap().to_string()
+}
+
+fn entries(store: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(store.join("entries"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn compiled(out: &std::process::Output) -> bool {
+    stderr(out)
+        .lines()
+        .any(|l| l.trim().starts_with("Compiling "))
+}
+
+#[test]
+fn a_second_checkout_is_substituted_from_the_store_without_cargo() {
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = store_dir.path().join("store");
+    let s = store.to_str().unwrap();
+    let a = Machine::new("rust-clean", 1, "UTC", "C.UTF-8");
+    let b = Machine::new("rust-clean", 3, "Asia/Tokyo", "de_DE.UTF-8");
+    for m in [&a, &b] {
+        let toml = m.file("Cargo.toml");
+        let text = std::fs::read_to_string(&toml).unwrap();
+        std::fs::write(&toml, format!("{text}\n[features]\nloud = []\n")).unwrap();
+    }
+
+    // A store that is a file: said, and the build goes on without it.
+    let file = store_dir.path().join("a-file");
+    std::fs::write(&file, b"").unwrap();
+    let out = a.det_build(&["--release", "--store", file.to_str().unwrap()]);
+    assert_ok(&out, "det-build with a file as the store");
+    assert!(
+        stderr(&out).contains("the store cannot be used")
+            && stderr(&out).contains("not a directory"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The first checkout fills the store (cargo has nothing left to do).
+    let first = a.det_build(&["--release", "--store", s]);
+    assert_ok(&first, "first checkout");
+    assert!(stderr(&first).contains("Stored"), "{}", stderr(&first));
+    assert_eq!(entries(&store), [closure(&a)]);
+
+    // The second is a hit: cargo never runs (no fingerprints in its target directory),
+    // and the outputs are the first checkout's, bit for bit.
+    let second = b.det_build(&["--release", "--store", s]);
+    assert_ok(&second, "second checkout");
+    assert!(
+        stderr(&second).contains(&format!(
+            "Substituted 1 output from the store (closure {}…)",
+            &closure(&a)[..12]
+        )),
+        "{}",
+        stderr(&second)
+    );
+    assert!(!compiled(&second), "{}", stderr(&second));
+    assert!(!b.file("target/release/.fingerprint").exists(), "cargo ran");
+    assert_eq!(closure(&a), closure(&b));
+    assert_eq!(manifest_outputs(&a), manifest_outputs(&b));
+    let run = std::process::Command::new(b.file("target/release/rust-clean"))
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "the substituted binary runs");
+
+    // A damaged entry: detected before anything is used, removed, rebuilt and stored again.
+    let exe = store
+        .join("entries")
+        .join(closure(&a))
+        .join("outputs/release/rust-clean");
+    let mut bytes = std::fs::read(&exe).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&exe, &bytes).unwrap();
+    let damaged = b.det_build(&["--release", "--store", s]);
+    assert_ok(&damaged, "build over a damaged entry");
+    let err = stderr(&damaged);
+    assert!(
+        err.contains("is damaged") && err.contains("BLAKE3") && err.contains("Stored"),
+        "{err}"
+    );
+    assert!(compiled(&damaged), "rebuilt: {err}");
+    assert_eq!(manifest_outputs(&a), manifest_outputs(&b));
+    assert_eq!(entries(&store), [closure(&a)]);
+
+    // What changes the closure is a miss: built and stored as a new entry.
+    let mut seen = vec![closure(&a)];
+    let changes: [(&str, &[&str]); 2] = [
+        (
+            "a feature",
+            &["--release", "--store", s, "--features", "loud"],
+        ),
+        (
+            "a flag",
+            &[
+                "--release",
+                "--store",
+                s,
+                "--config",
+                "profile.release.opt-level=2",
+            ],
+        ),
+    ];
+    for (what, args) in changes {
+        let out = b.det_build(args);
+        assert_ok(&out, what);
+        assert!(
+            !stderr(&out).contains("Substituted") && stderr(&out).contains("Stored"),
+            "{what}: {}",
+            stderr(&out)
+        );
+        assert!(!seen.contains(&closure(&b)), "{what} changes the closure");
+        seen.push(closure(&b));
+    }
+    let main_rs = b.file("src/main.rs");
+    let text = std::fs::read_to_string(&main_rs).unwrap();
+    std::fs::write(&main_rs, format!("{text}\n// changed\n")).unwrap();
+    let out = b.det_build(&["--release", "--store", s]);
+    assert_ok(&out, "a source changed");
+    assert!(
+        compiled(&out) && stderr(&out).contains("Stored"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!seen.contains(&closure(&b)), "a source changes the closure");
+    seen.push(closure(&b));
+    seen.sort();
+    assert_eq!(entries(&store), seen);
+}

@@ -1,0 +1,437 @@
+//! The det store: builds addressed by their inputs. An entry is the outputs of one build
+//! and its manifest, filed under the build's closure hash (BLAKE3 over everything that
+//! determines the outputs, see `Manifest::closure`). A build whose closure is in the store
+//! needs no build: its outputs are put in place from the entry, each checked first.
+//!
+//! The store is a plain directory, shared the way files are (a network file system, a CI
+//! cache keyed by the closure):
+//!
+//! ```text
+//! DIR/entries/<closure>/manifest.json     the build's manifest (outputs with BLAKE3, size)
+//! DIR/entries/<closure>/outputs/<path>    each output, by its path under the target dir
+//! DIR/tmp/                                entries being written, and entries being removed
+//! ```
+//!
+//! An entry is written in full under `tmp/` (every file synced) and then renamed into
+//! `entries/` in one step: a reader sees a whole entry or none, whatever kills the writer
+//! and whenever. Two writers of one closure both rename; the first wins, the second finds
+//! the entry there and discards its own copy. An entry is immutable once made: a file that
+//! no longer matches the manifest's BLAKE3 and size is damage, detected before any output
+//! is used.
+//!
+//! The store trusts its writers: whoever may write DIR may put any bytes in an entry (with a
+//! manifest to match). It protects against damage and interrupted writes, not forgery.
+
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use crate::manifest::Manifest;
+use crate::{Error, Result};
+
+/// The file of an entry's manifest.
+pub const MANIFEST: &str = "manifest.json";
+/// The directory of an entry's outputs.
+pub const OUTPUTS: &str = "outputs";
+
+/// An opened store directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// An entry found in the store (not yet checked: see [`Store::check`]).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub closure: String,
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+}
+
+/// What looking a closure up found.
+#[derive(Debug)]
+pub enum Lookup {
+    Hit(Box<Entry>),
+    Miss,
+    /// An entry is there but cannot be used: why.
+    Damaged(String),
+}
+
+/// What [`Store::insert`] did.
+#[derive(Debug)]
+pub enum Inserted {
+    /// The entry is new.
+    New(Entry),
+    /// Another build of the closure stored it first; this build's copy was discarded.
+    Existing(Entry),
+}
+
+/// Whether `closure` is a closure hash: 64 lowercase hex digits (it names a directory).
+pub fn is_closure(closure: &str) -> bool {
+    closure.len() == 64
+        && closure
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// An output's path in a manifest as a relative path that stays inside the directory it
+/// is joined to: no root, no `..`, nothing empty.
+pub fn safe_relative(rel: &str) -> Option<PathBuf> {
+    let p = Path::new(rel);
+    if rel.is_empty() || p.is_absolute() {
+        return None;
+    }
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    (!out.as_os_str().is_empty()).then_some(out)
+}
+
+impl Store {
+    /// Open the store at `root`, creating it (and its `entries/` and `tmp/`) if needed.
+    /// Errors name the directory: not a directory, not writable.
+    pub fn open(root: &Path) -> Result<Store> {
+        let root = std::path::absolute(root).map_err(|e| Error::io(root, e))?;
+        match std::fs::metadata(&root) {
+            Ok(m) if !m.is_dir() => return Err(Error::invalid(&root, "is not a directory")),
+            _ => {}
+        }
+        for d in ["entries", "tmp"] {
+            std::fs::create_dir_all(root.join(d)).map_err(|e| Error::io(root.join(d), e))?;
+        }
+        // Writable? (A read-only store could still serve hits, but a store det cannot
+        // write is most often a mistake worth saying.)
+        tempfile::Builder::new()
+            .prefix(".det-write-check")
+            .tempfile_in(root.join("tmp"))
+            .map_err(|e| Error::invalid(&root, format!("is not writable: {e}")))?;
+        Ok(Store { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The directory of the entry of `closure` (which need not exist).
+    pub fn entry_dir(&self, closure: &str) -> PathBuf {
+        self.root.join("entries").join(closure)
+    }
+
+    /// The entry of `closure`, if there is one; its manifest is read, its files are not
+    /// checked yet.
+    pub fn lookup(&self, closure: &str) -> Lookup {
+        if !is_closure(closure) {
+            return Lookup::Damaged(format!("{closure:?} is not a closure hash"));
+        }
+        let dir = self.entry_dir(closure);
+        if std::fs::symlink_metadata(&dir).is_err() {
+            return Lookup::Miss;
+        }
+        match self.read_entry(closure, dir) {
+            Ok(e) => Lookup::Hit(Box::new(e)),
+            Err(why) => Lookup::Damaged(why),
+        }
+    }
+
+    fn read_entry(&self, closure: &str, dir: PathBuf) -> std::result::Result<Entry, String> {
+        let path = dir.join(MANIFEST);
+        let manifest = crate::manifest::read_manifest(&path).map_err(|e| e.to_string())?;
+        if manifest.closure.as_deref() != Some(closure) {
+            return Err(format!(
+                "{}: records closure {:?}, not the entry's",
+                path.display(),
+                manifest.closure.as_deref().unwrap_or("")
+            ));
+        }
+        if let Some(bad) = manifest
+            .outputs
+            .keys()
+            .find(|rel| safe_relative(rel).is_none())
+        {
+            return Err(format!(
+                "{}: output path {bad:?} leaves the target directory",
+                path.display()
+            ));
+        }
+        Ok(Entry {
+            closure: closure.to_string(),
+            dir,
+            manifest,
+        })
+    }
+
+    /// Check every output of `entry` against its manifest (size and BLAKE3). The error
+    /// says which file and how it differs.
+    pub fn check(&self, entry: &Entry) -> std::result::Result<(), String> {
+        for (rel, want) in &entry.manifest.outputs {
+            let Some(r) = safe_relative(rel) else {
+                return Err(format!("output path {rel:?} leaves the target directory"));
+            };
+            let p = entry.dir.join(OUTPUTS).join(r);
+            let got = crate::hash::hash_file(&p).map_err(|e| e.to_string())?;
+            if got.size != want.size || got.blake3 != want.blake3 {
+                return Err(format!(
+                    "{}: BLAKE3 {} ({} bytes), the manifest records {} ({} bytes)",
+                    p.display(),
+                    got.blake3,
+                    got.size,
+                    want.blake3,
+                    want.size
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Put the outputs of `entry` in place under `target_dir` (each through a temporary
+    /// file renamed over the old one: a reflink where the file system can, else a copy),
+    /// after checking the entry. Returns how many outputs were placed.
+    pub fn place(&self, entry: &Entry, target_dir: &Path) -> std::result::Result<usize, String> {
+        self.check(entry)?;
+        for rel in entry.manifest.outputs.keys() {
+            let r = safe_relative(rel).expect("checked");
+            let from = entry.dir.join(OUTPUTS).join(&r);
+            let to = target_dir.join(&r);
+            copy_atomically(&from, &to).map_err(|e| e.to_string())?;
+        }
+        Ok(entry.manifest.outputs.len())
+    }
+
+    /// Store the outputs of a finished build: `manifest` (with its closure and outputs)
+    /// and each output read from `target_dir`, checked against the manifest as copied.
+    pub fn insert(&self, manifest: &Manifest, target_dir: &Path) -> Result<Inserted> {
+        let closure = manifest
+            .closure
+            .clone()
+            .filter(|c| is_closure(c))
+            .ok_or_else(|| Error::invalid(&self.root, "the manifest has no closure hash"))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!("{}.", &closure[..16]))
+            .tempdir_in(self.root.join("tmp"))
+            .map_err(|e| Error::io(self.root.join("tmp"), e))?;
+        for (rel, want) in &manifest.outputs {
+            let r = safe_relative(rel).ok_or_else(|| {
+                Error::invalid(
+                    target_dir,
+                    format!("output {rel:?} leaves the target directory"),
+                )
+            })?;
+            let to = tmp.path().join(OUTPUTS).join(&r);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            let from = target_dir.join(&r);
+            clone_or_copy(&from, &to)?;
+            let got = crate::hash::hash_file(&to)?;
+            if got.blake3 != want.blake3 || got.size != want.size {
+                return Err(Error::invalid(
+                    &from,
+                    "changed while it was copied into the store (its BLAKE3 is not the manifest's)",
+                ));
+            }
+            crate::test_hook::pause("store-insert");
+        }
+        let mpath = tmp.path().join(MANIFEST);
+        let mut f = std::fs::File::create(&mpath).map_err(|e| Error::io(&mpath, e))?;
+        f.write_all(&manifest.to_json())
+            .and_then(|_| f.sync_all())
+            .map_err(|e| Error::io(&mpath, e))?;
+        sync_dir(tmp.path());
+        let dest = self.entry_dir(&closure);
+        let built = tmp.keep();
+        match std::fs::rename(&built, &dest) {
+            Ok(()) => {
+                sync_dir(&self.root.join("entries"));
+                Ok(Inserted::New(Entry {
+                    closure,
+                    dir: dest,
+                    manifest: manifest.clone(),
+                }))
+            }
+            Err(e)
+                if dest.exists()
+                    || matches!(e.raw_os_error(), Some(libc::ENOTEMPTY | libc::EEXIST)) =>
+            {
+                let _ = std::fs::remove_dir_all(&built);
+                match self.lookup(&closure) {
+                    Lookup::Hit(entry) => Ok(Inserted::Existing(*entry)),
+                    Lookup::Miss => Err(Error::io(&dest, e)),
+                    Lookup::Damaged(why) => Err(Error::invalid(&dest, why)),
+                }
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&built);
+                Err(Error::io(&dest, e))
+            }
+        }
+    }
+
+    /// Take a damaged entry out of `entries/` (renamed under `tmp/` first, so that it
+    /// disappears in one step, then deleted).
+    pub fn remove(&self, closure: &str) -> Result<()> {
+        if !is_closure(closure) {
+            return Err(Error::invalid(
+                &self.root,
+                format!("{closure:?} is not a closure hash"),
+            ));
+        }
+        let dir = self.entry_dir(closure);
+        let aside = tempfile::Builder::new()
+            .prefix(&format!("removed-{}.", &closure[..16]))
+            .tempdir_in(self.root.join("tmp"))
+            .map_err(|e| Error::io(self.root.join("tmp"), e))?
+            .keep();
+        let target = aside.join("entry");
+        std::fs::rename(&dir, &target).map_err(|e| Error::io(&dir, e))?;
+        std::fs::remove_dir_all(&aside).map_err(|e| Error::io(&aside, e))
+    }
+}
+
+/// Copy `from` to `to` through a temporary file beside `to`, renamed over it: a running
+/// program at `to` keeps its old file, and no reader sees a partial one. Permissions
+/// are `from`'s.
+fn copy_atomically(from: &Path, to: &Path) -> Result<()> {
+    let dir = to.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".det-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    let _guard = crate::atomic_file::remove_on_signal(tmp.path());
+    clone_into(from, tmp.as_file())?;
+    let perm = std::fs::metadata(from)
+        .map_err(|e| Error::io(from, e))?
+        .permissions();
+    tmp.as_file()
+        .set_permissions(perm)
+        .map_err(|e| Error::io(to, e))?;
+    tmp.persist(to).map_err(|e| Error::io(to, e.error))?;
+    Ok(())
+}
+
+/// Copy `from` to the new file `to` (reflink or copy), keeping its permissions, synced.
+fn clone_or_copy(from: &Path, to: &Path) -> Result<()> {
+    let f = std::fs::File::create(to).map_err(|e| Error::io(to, e))?;
+    clone_into(from, &f)?;
+    let perm = std::fs::metadata(from)
+        .map_err(|e| Error::io(from, e))?
+        .permissions();
+    f.set_permissions(perm).map_err(|e| Error::io(to, e))?;
+    f.sync_all().map_err(|e| Error::io(to, e))
+}
+
+/// The content of `from` into the empty file `to`: a reflink (FICLONE: the blocks are
+/// shared until either is written) where the file system allows it, else a copy.
+fn clone_into(from: &Path, to: &std::fs::File) -> Result<()> {
+    let mut src = std::fs::File::open(from).map_err(|e| Error::io(from, e))?;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: two open descriptors; FICLONE only reads src and replaces dst's content.
+        if unsafe { libc::ioctl(to.as_raw_fd(), libc::FICLONE, src.as_raw_fd()) } == 0 {
+            return Ok(());
+        }
+    }
+    let mut dst = to;
+    std::io::copy(&mut src, &mut dst).map_err(|e| Error::io(from, e))?;
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::hash_file;
+
+    fn manifest_for(target: &Path, files: &[(&str, &[u8])]) -> Manifest {
+        let mut m = Manifest::new(
+            crate::env::SourceDateEpoch {
+                value: 1,
+                source: crate::env::SourceDateEpochSource::Flag,
+            },
+            Default::default(),
+        );
+        for (rel, bytes) in files {
+            let p = target.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, bytes).unwrap();
+            m.outputs.insert(rel.to_string(), hash_file(&p).unwrap());
+        }
+        m.closure = Some("ab".repeat(32));
+        m
+    }
+
+    #[test]
+    fn an_entry_is_stored_found_checked_and_placed() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(&d.path().join("store")).unwrap();
+        let target = d.path().join("target");
+        let m = manifest_for(
+            &target,
+            &[("release/app", b"binary"), ("release/lib.so", b"so")],
+        );
+        let closure = m.closure.clone().unwrap();
+        assert!(matches!(store.lookup(&closure), Lookup::Miss));
+        assert!(matches!(
+            store.insert(&m, &target).unwrap(),
+            Inserted::New(_)
+        ));
+        // A second insert of the same closure finds the first.
+        assert!(matches!(
+            store.insert(&m, &target).unwrap(),
+            Inserted::Existing(_)
+        ));
+        let Lookup::Hit(entry) = store.lookup(&closure) else {
+            panic!("stored")
+        };
+        let other = d.path().join("other");
+        assert_eq!(store.place(&entry, &other).unwrap(), 2);
+        assert_eq!(std::fs::read(other.join("release/app")).unwrap(), b"binary");
+        // Nothing left in tmp/ but the write probe's absence.
+        assert_eq!(
+            std::fs::read_dir(store.root().join("tmp")).unwrap().count(),
+            0
+        );
+        // Damage is found before anything is placed.
+        std::fs::write(entry.dir.join("outputs/release/lib.so"), b"SO").unwrap();
+        let e = store.place(&entry, &d.path().join("third")).unwrap_err();
+        assert!(e.contains("lib.so") && e.contains("BLAKE3"), "{e}");
+        store.remove(&closure).unwrap();
+        assert!(matches!(store.lookup(&closure), Lookup::Miss));
+    }
+
+    #[test]
+    fn entries_that_would_write_outside_the_target_are_damaged() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let mut m = manifest_for(&d.path().join("t"), &[("a", b"x")]);
+        let h = m.outputs["a"].clone();
+        m.outputs.insert("../../etc/x".into(), h);
+        let dir = store.entry_dir(m.closure.as_deref().unwrap());
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(MANIFEST), m.to_json()).unwrap();
+        let Lookup::Damaged(why) = store.lookup(m.closure.as_deref().unwrap()) else {
+            panic!()
+        };
+        assert!(why.contains("leaves the target directory"), "{why}");
+        assert!(matches!(store.lookup("../x"), Lookup::Damaged(_)));
+    }
+
+    #[test]
+    fn a_file_is_not_a_store() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("f"), b"").unwrap();
+        let e = Store::open(&d.path().join("f")).unwrap_err().to_string();
+        assert!(e.contains("not a directory"), "{e}");
+    }
+}
