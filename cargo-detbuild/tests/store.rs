@@ -149,3 +149,124 @@ fn a_second_checkout_is_substituted_from_the_store_without_cargo() {
     seen.sort();
     assert_eq!(entries(&store), seen);
 }
+
+// ---- two builds of one closure at once, and a kill during the move ----
+//
+// Both act at one exact moment through det's pause point `store-insert`
+// (`det_common::test_hook`): the entry is written under `tmp/` and not yet renamed into
+// `entries/`; the build opens a FIFO there and blocks until the test lets it go.
+
+fn mkfifo(p: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+/// The writing end of `fifo`, once `child` has reached its pause point. Dropping it lets
+/// the child go on.
+fn paused_at(fifo: &Path, child: &mut std::process::Child) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    loop {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(fifo)
+        {
+            Ok(f) => return f,
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {}
+            Err(e) => panic!("{}: {e}", fifo.display()),
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            use std::io::Read;
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            panic!("det-build ended ({st}) before its pause point:\n{err}");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no pause point reached"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn spawn_paused(m: &Machine, store: &str, fifo: &Path) -> std::process::Child {
+    mkfifo(fifo);
+    m.det_build_command(&["--release", "--store", store])
+        .env("DET_TEST_PAUSE", format!("store-insert:{}", fifo.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn tmp_entries(store: &Path) -> usize {
+    std::fs::read_dir(store.join("tmp")).unwrap().count()
+}
+
+#[test]
+fn two_builds_of_one_closure_at_once_leave_one_good_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let s = store.to_str().unwrap();
+    let a = Machine::new("rust-clean", 1, "UTC", "C.UTF-8");
+    let b = Machine::new("rust-clean", 2, "UTC", "C.UTF-8");
+    let mut ca = spawn_paused(&a, s, &dir.path().join("a.fifo"));
+    let mut cb = spawn_paused(&b, s, &dir.path().join("b.fifo"));
+    // Both missed, built, and wrote their entry under tmp/.
+    let ra = paused_at(&dir.path().join("a.fifo"), &mut ca);
+    let rb = paused_at(&dir.path().join("b.fifo"), &mut cb);
+    assert!(entries(&store).is_empty());
+    assert_eq!(tmp_entries(&store), 2);
+    drop(ra);
+    let oa = ca.wait_with_output().unwrap();
+    assert_ok(&oa, "the first to store");
+    assert!(stderr(&oa).contains("Stored"), "{}", stderr(&oa));
+    drop(rb);
+    let ob = cb.wait_with_output().unwrap();
+    assert_ok(&ob, "the second to store");
+    assert!(
+        stderr(&ob).contains("another build stored closure")
+            && stderr(&ob).contains("with the same outputs"),
+        "{}",
+        stderr(&ob)
+    );
+    assert_eq!(closure(&a), closure(&b));
+    assert_eq!(entries(&store), [closure(&a)]);
+    assert_eq!(tmp_entries(&store), 0, "the loser's copy was discarded");
+    let st = det_common::store::Store::open(&store).unwrap();
+    let det_common::store::Lookup::Hit(e) = st.lookup(&closure(&a)) else {
+        panic!("an entry")
+    };
+    st.check(&e).unwrap();
+    assert_eq!(manifest_outputs(&a), manifest_outputs(&b));
+}
+
+#[test]
+fn a_build_killed_during_the_move_leaves_no_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let s = store.to_str().unwrap();
+    let a = Machine::new("rust-clean", 1, "UTC", "C.UTF-8");
+    let fifo = dir.path().join("a.fifo");
+    let mut child = spawn_paused(&a, s, &fifo);
+    let release = paused_at(&fifo, &mut child);
+    child.kill().unwrap();
+    let st = child.wait().unwrap();
+    drop(release);
+    assert!(!st.success());
+    // Half an entry under tmp/, none in entries/: a lookup is a miss.
+    assert!(entries(&store).is_empty());
+    assert_eq!(tmp_entries(&store), 1);
+    let again = a.det_build(&["--release", "--store", s]);
+    assert_ok(&again, "the build after the kill");
+    assert!(stderr(&again).contains("Stored"), "{}", stderr(&again));
+    assert_eq!(entries(&store), [closure(&a)]);
+}

@@ -233,8 +233,8 @@ impl Store {
                     "changed while it was copied into the store (its BLAKE3 is not the manifest's)",
                 ));
             }
-            crate::test_hook::pause("store-insert");
         }
+        crate::test_hook::pause("store-insert");
         let mpath = tmp.path().join(MANIFEST);
         let mut f = std::fs::File::create(&mpath).map_err(|e| Error::io(&mpath, e))?;
         f.write_all(&manifest.to_json())

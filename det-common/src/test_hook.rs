@@ -8,8 +8,9 @@
 //! tests), a pause point costs one environment lookup and does nothing.
 //!
 //! The points: `atomic-write` (half of an output file is in its temporary file, see
-//! [`crate::atomic_file`]) and `after-walk` (det-scan has walked the paths and not yet
-//! opened a file).
+//! [`crate::atomic_file`]), `after-walk` (det-scan has walked the paths and not yet
+//! opened a file) and `store-insert` (a new store entry is written under `tmp/`, not yet
+//! renamed into `entries/`, see [`crate::store`]).
 
 /// Pause at `point` when `DET_TEST_PAUSE` names it (see the module docs).
 pub fn pause(point: &str) {

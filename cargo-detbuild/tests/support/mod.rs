@@ -129,6 +129,14 @@ impl Machine {
             .env_remove("RUSTC_WRAPPER");
     }
 
+    /// `cargo det-build ARGS` on this machine, to be started by the caller.
+    pub fn det_build_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(det_build());
+        cmd.arg("det-build").args(args);
+        self.env(&mut cmd);
+        cmd
+    }
+
     /// `cargo det-build ARGS` on this machine.
     pub fn det_build(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(det_build());
