@@ -454,6 +454,8 @@ fn substitute(
     status: &Status,
 ) -> Option<BTreeMap<String, FileHash>> {
     use det_common::store::Lookup;
+    // Held until the outputs are in place: `store gc` leaves the entry alone meanwhile.
+    let _in_use = store.use_entry(closure);
     let why = match store.lookup(closure) {
         Lookup::Miss => return None,
         Lookup::Hit(entry) => match store.place(&entry, target_dir) {

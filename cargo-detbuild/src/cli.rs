@@ -64,6 +64,9 @@ pub enum Command {
     /// Run ar deterministically (`D`, never `U`): what AR points at in det's builds
     #[command(after_help = crate::cc::WRAPPER_HELP)]
     Ar(crate::cc::WrapperArgs),
+    /// The det store: list, show, verify and clean up its entries
+    #[command(after_help = crate::store_cmd::AFTER_HELP)]
+    Store(crate::store_cmd::StoreArgs),
     /// Internal: enter the canonical root described by DET_SANDBOX_SPEC and exec PROGRAM.
     #[command(name = "__sandbox-exec", hide = true)]
     SandboxExec {

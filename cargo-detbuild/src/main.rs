@@ -15,6 +15,7 @@ mod signals;
 mod status;
 mod statusline;
 mod stderr_tee;
+mod store_cmd;
 mod toolchain_cache;
 
 use clap::Parser;
@@ -58,6 +59,7 @@ fn run(cli: DetBuild) -> ExitCode {
         Some(Command::Cc(w)) => cc::wrap(cc::Tool::Cc, w),
         Some(Command::Cxx(w)) => cc::wrap(cc::Tool::Cxx, w),
         Some(Command::Ar(w)) => cc::wrap(cc::Tool::Ar, w),
+        Some(Command::Store(a)) => store_cmd::run(a),
         Some(Command::SandboxExec { program, args }) => {
             let code = det_common::build::sandbox_exec_main(&program, &args);
             return ExitCode::from(code as u8);

@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use support::*;
 
@@ -269,4 +269,148 @@ fn a_build_killed_during_the_move_leaves_no_entry() {
     assert_ok(&again, "the build after the kill");
     assert!(stderr(&again).contains("Stored"), "{}", stderr(&again));
     assert_eq!(entries(&store), [closure(&a)]);
+}
+
+// ---- cargo det-build store ls|show|verify|gc ----
+
+fn store_cmd(store: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(det_build())
+        .args(["det-build", "store", "--store"])
+        .arg(store)
+        .args(args)
+        .env_remove("DET_STORE")
+        .output()
+        .unwrap()
+}
+
+/// Three entries of made-up builds (the store does not care what built them).
+fn three_entries(dir: &Path) -> (PathBuf, Vec<String>) {
+    use det_common::env::{SourceDateEpoch, SourceDateEpochSource};
+    let store_dir = dir.join("store");
+    let store = det_common::store::Store::open(&store_dir).unwrap();
+    let mut closures = Vec::new();
+    for i in 0..3u8 {
+        let target = dir.join(format!("t{i}"));
+        std::fs::create_dir_all(target.join("release")).unwrap();
+        std::fs::write(target.join("release/app"), [b'x', i]).unwrap();
+        let mut m = det_common::manifest::Manifest::new(
+            SourceDateEpoch {
+                value: 1,
+                source: SourceDateEpochSource::Flag,
+            },
+            Default::default(),
+        );
+        m.build.insert("profile".into(), "release".into());
+        m.build
+            .insert("target".into(), "x86_64-unknown-linux-gnu".into());
+        m.outputs.insert(
+            "release/app".into(),
+            det_common::hash::hash_file(&target.join("release/app")).unwrap(),
+        );
+        let c = format!("{i}").repeat(64);
+        m.closure = Some(c.clone());
+        store.insert(&m, &target).unwrap();
+        // Used at distinct times: entry 0 longest ago.
+        let t =
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000 + u64::from(i));
+        std::fs::File::open(store.entry_dir(&c))
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+        closures.push(c);
+    }
+    (store_dir, closures)
+}
+
+#[test]
+fn store_ls_show_verify_and_gc() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, c) = three_entries(dir.path());
+
+    let ls = store_cmd(&store, &["ls"]);
+    assert_ok(&ls, "store ls");
+    let text = String::from_utf8_lossy(&ls.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    for (line, c) in lines.iter().zip(&c) {
+        assert!(
+            line.starts_with(&c[..16]) && line.contains("release") && line.contains("release/app"),
+            "{line}"
+        );
+    }
+    let json = store_cmd(&store, &["ls", "--json"]);
+    let first: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&json.stdout)
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["closure"], c[0]);
+    assert_eq!(first["size"], 2);
+
+    let show = store_cmd(&store, &["show", &c[1][..8]]);
+    assert_ok(&show, "store show");
+    let m: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(m["closure"], c[1]);
+    let none = store_cmd(&store, &["show", "abc"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        stderr(&none).contains("no entry has closure"),
+        "{}",
+        stderr(&none)
+    );
+
+    let ok = store_cmd(&store, &["verify"]);
+    assert_ok(&ok, "store verify");
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("3 entries good, 0 damaged"));
+    std::fs::write(
+        store
+            .join("entries")
+            .join(&c[2])
+            .join("outputs/release/app"),
+        b"xX",
+    )
+    .unwrap();
+    let bad = store_cmd(&store, &["verify"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&bad.stdout).into_owned();
+    assert!(
+        out.contains(&format!("damaged {}", c[2])) && out.contains("2 entries good, 1 damaged"),
+        "{out}"
+    );
+
+    // gc --keep 1: entry 2 is the most recently used and kept; entry 0 is held by a
+    // "build" (the lock a substitution takes) and kept; entry 1 goes; a directory left in
+    // tmp/ by a killed writer goes.
+    std::fs::create_dir(store.join("tmp/0123456789abcdef.left")).unwrap();
+    let st = det_common::store::Store::open(&store).unwrap();
+    let held = st.use_entry(&c[0]).unwrap();
+    std::fs::File::open(store.join("entries").join(&c[0]))
+        .unwrap()
+        .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000))
+        .unwrap();
+    let gc = store_cmd(&store, &["gc", "--keep", "1"]);
+    assert_ok(&gc, "store gc");
+    let out = String::from_utf8_lossy(&gc.stdout).into_owned();
+    assert!(
+        out.contains(&format!("removed {}", c[1]))
+            && out.contains(&format!("kept {} (in use by a build)", c[0]))
+            && out.contains("1 entries removed, 1 in use kept, 1 left over"),
+        "{out}"
+    );
+    drop(held);
+    assert_eq!(entries(&store), [c[0].clone(), c[2].clone()]);
+    assert_eq!(tmp_entries(&store), 0);
+    let gc = store_cmd(&store, &["gc", "--keep", "1"]);
+    assert_ok(&gc, "store gc again");
+    assert_eq!(entries(&store), [c[2].clone()]);
+
+    let nothing = store_cmd(&dir.path().join("missing"), &["ls"]);
+    assert_eq!(nothing.status.code(), Some(2));
+    assert!(
+        stderr(&nothing).contains("no store there"),
+        "{}",
+        stderr(&nothing)
+    );
 }

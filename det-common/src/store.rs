@@ -213,6 +213,10 @@ impl Store {
             .prefix(&format!("{}.", &closure[..16]))
             .tempdir_in(self.root.join("tmp"))
             .map_err(|e| Error::io(self.root.join("tmp"), e))?;
+        // Held until the rename: `gc` leaves a directory alone while its writer lives.
+        let writing = std::fs::File::open(tmp.path()).map_err(|e| Error::io(tmp.path(), e))?;
+        // SAFETY: an open descriptor.
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&writing), libc::LOCK_EX) };
         for (rel, want) in &manifest.outputs {
             let r = safe_relative(rel).ok_or_else(|| {
                 Error::invalid(
@@ -243,7 +247,9 @@ impl Store {
         sync_dir(tmp.path());
         let dest = self.entry_dir(&closure);
         let built = tmp.keep();
-        match std::fs::rename(&built, &dest) {
+        let renamed = std::fs::rename(&built, &dest);
+        drop(writing);
+        match renamed {
             Ok(()) => {
                 sync_dir(&self.root.join("entries"));
                 Ok(Inserted::New(Entry {
@@ -270,6 +276,90 @@ impl Store {
         }
     }
 
+    /// Every entry's closure, sorted (names in `entries/` that are not closures are left
+    /// alone).
+    pub fn closures(&self) -> Result<Vec<String>> {
+        let dir = self.root.join("entries");
+        let mut v: Vec<String> = std::fs::read_dir(&dir)
+            .map_err(|e| Error::io(&dir, e))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| is_closure(n))
+            .collect();
+        v.sort();
+        Ok(v)
+    }
+
+    /// The closure a prefix names, when exactly one entry starts with it.
+    pub fn resolve(&self, prefix: &str) -> Result<String> {
+        let all = self.closures()?;
+        let found: Vec<&String> = all.iter().filter(|c| c.starts_with(prefix)).collect();
+        match found.as_slice() {
+            [one] if !prefix.is_empty() => Ok((*one).clone()),
+            [] | [_] => Err(Error::invalid(
+                &self.root,
+                format!("no entry has closure {prefix:?}"),
+            )),
+            many => Err(Error::invalid(
+                &self.root,
+                format!(
+                    "{} entries start with {prefix:?}: give more of the closure",
+                    many.len()
+                ),
+            )),
+        }
+    }
+
+    /// Mark an entry used (its directory's modification time: what `gc` keeps by) and hold
+    /// it against `gc` while the returned lock lives (a shared `flock` on the directory).
+    pub fn use_entry(&self, closure: &str) -> Option<std::fs::File> {
+        let dir = std::fs::File::open(self.entry_dir(closure)).ok()?;
+        // SAFETY: an open descriptor; flock has no memory effects.
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&dir), libc::LOCK_SH) };
+        let _ = dir.set_modified(std::time::SystemTime::now());
+        Some(dir)
+    }
+
+    /// Remove the entries beyond the `keep` most recently used (built or substituted),
+    /// never one a build holds right now, and whatever interrupted writers left in `tmp/`.
+    pub fn gc(&self, keep: usize) -> Result<Gc> {
+        let mut by_use: Vec<(std::time::SystemTime, String)> = Vec::new();
+        for c in self.closures()? {
+            let t = std::fs::metadata(self.entry_dir(&c))
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            by_use.push((t, c));
+        }
+        // Most recent first; ties by closure, so the result does not depend on the listing.
+        by_use.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let mut report = Gc::default();
+        for (_, c) in by_use.into_iter().skip(keep) {
+            let Some(lock) = try_lock(&self.entry_dir(&c)) else {
+                report.in_use.push(c);
+                continue;
+            };
+            self.remove(&c)?;
+            drop(lock);
+            report.removed.push(c);
+        }
+        let tmp = self.root.join("tmp");
+        for e in std::fs::read_dir(&tmp).map_err(|e| Error::io(&tmp, e))? {
+            let Ok(e) = e else { continue };
+            let p = e.path();
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            // A writer holds its directory locked until the rename: one that is not held
+            // was left by a build that was killed.
+            if let Some(lock) = try_lock(&p) {
+                let _ = std::fs::remove_dir_all(&p);
+                drop(lock);
+                report.leftovers += 1;
+            }
+        }
+        Ok(report)
+    }
+
     /// Take a damaged entry out of `entries/` (renamed under `tmp/` first, so that it
     /// disappears in one step, then deleted).
     pub fn remove(&self, closure: &str) -> Result<()> {
@@ -289,6 +379,29 @@ impl Store {
         std::fs::rename(&dir, &target).map_err(|e| Error::io(&dir, e))?;
         std::fs::remove_dir_all(&aside).map_err(|e| Error::io(&aside, e))
     }
+}
+
+/// What [`Store::gc`] did.
+#[derive(Debug, Default)]
+pub struct Gc {
+    pub removed: Vec<String>,
+    /// Beyond the number kept, but held by a running build.
+    pub in_use: Vec<String>,
+    /// Directories of interrupted writers removed from `tmp/`.
+    pub leftovers: usize,
+}
+
+/// An exclusive `flock` on the directory `dir`, if nobody else holds one.
+fn try_lock(dir: &Path) -> Option<std::fs::File> {
+    let f = std::fs::File::open(dir).ok()?;
+    // SAFETY: an open descriptor.
+    let r = unsafe {
+        libc::flock(
+            std::os::fd::AsRawFd::as_raw_fd(&f),
+            libc::LOCK_EX | libc::LOCK_NB,
+        )
+    };
+    (r == 0).then_some(f)
 }
 
 /// Copy `from` to `to` through a temporary file beside `to`, renamed over it: a running

@@ -1,0 +1,171 @@
+//! `cargo det-build store ls|show|verify|gc`: what the det store holds (see
+//! `det_common::store` for its layout and guarantees).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+use det_common::store::{Lookup, Store};
+
+pub const AFTER_HELP: &str = "\
+The store is the directory of --store (or DET_STORE). `cargo det-build --store DIR` fills
+it: each entry is one build's outputs and manifest under the build's closure hash.
+
+  cargo det-build store --store /srv/det ls
+  cargo det-build store --store /srv/det show 1f2e3d
+  cargo det-build store --store /srv/det verify
+  cargo det-build store --store /srv/det gc --keep 20
+
+Exit status: 0 done, 1 `verify` found damage, 2 usage error or bad input.";
+
+#[derive(Args)]
+pub struct StoreArgs {
+    /// The store directory (also DET_STORE)
+    #[arg(long, value_name = "DIR", global = true)]
+    pub store: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: StoreCommand,
+}
+
+#[derive(Subcommand)]
+pub enum StoreCommand {
+    /// List the entries: closure, profile, target, outputs, size
+    Ls {
+        /// One JSON object per entry, one per line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one entry's manifest (the closure, or a prefix naming one entry)
+    Show { closure: String },
+    /// Re-hash every output of every entry against its manifest; report damage (exit 1)
+    Verify,
+    /// Remove the least recently used entries beyond N (never one a build is using), and
+    /// what interrupted builds left behind
+    Gc {
+        /// How many entries to keep
+        #[arg(long, value_name = "N")]
+        keep: usize,
+    },
+}
+
+fn open(args: &StoreArgs) -> Result<Store> {
+    let dir = args.store.clone().or_else(|| {
+        std::env::var_os("DET_STORE")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+    });
+    let Some(dir) = dir else {
+        bail!("no store: pass --store DIR or set DET_STORE");
+    };
+    if !dir.is_dir() {
+        bail!("{}: no store there (not a directory)", dir.display());
+    }
+    Ok(Store::open(&dir)?)
+}
+
+pub fn run(args: StoreArgs) -> Result<ExitCode> {
+    let store = open(&args)?;
+    let mut out = std::io::stdout().lock();
+    let mut write = |s: String| -> Result<()> {
+        match writeln!(out, "{s}") {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            r => Ok(r?),
+        }
+    };
+    match args.command {
+        StoreCommand::Ls { json } => {
+            for c in store.closures()? {
+                let row = match store.lookup(&c) {
+                    Lookup::Hit(e) => {
+                        let m = &e.manifest;
+                        let size: u64 = m.outputs.values().map(|h| h.size).sum();
+                        let get = |k: &str| m.build.get(k).cloned().unwrap_or_default();
+                        if json {
+                            serde_json::json!({
+                                "closure": c,
+                                "profile": get("profile"),
+                                "target": get("target"),
+                                "outputs": m.outputs.keys().collect::<Vec<_>>(),
+                                "size": size,
+                            })
+                            .to_string()
+                        } else {
+                            format!(
+                                "{}  {:<8} {:<26} {:>10}  {}",
+                                &c[..16],
+                                get("profile"),
+                                get("target"),
+                                size,
+                                m.outputs.keys().cloned().collect::<Vec<_>>().join(" ")
+                            )
+                        }
+                    }
+                    Lookup::Damaged(why) if json => {
+                        serde_json::json!({"closure": c, "damaged": why}).to_string()
+                    }
+                    Lookup::Damaged(why) => format!("{}  damaged: {why}", &c[..16]),
+                    Lookup::Miss => continue,
+                };
+                write(row)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        StoreCommand::Show { closure } => {
+            let c = store.resolve(&closure)?;
+            match store.lookup(&c) {
+                Lookup::Hit(e) => {
+                    write(
+                        String::from_utf8_lossy(&e.manifest.to_json())
+                            .trim_end()
+                            .to_string(),
+                    )?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Lookup::Damaged(why) => bail!("entry {c} is damaged: {why}"),
+                Lookup::Miss => bail!("no entry has closure {c}"),
+            }
+        }
+        StoreCommand::Verify => {
+            let (mut good, mut bad) = (0, 0);
+            for c in store.closures()? {
+                let why = match store.lookup(&c) {
+                    Lookup::Hit(e) => match store.check(&e) {
+                        Ok(()) => {
+                            good += 1;
+                            continue;
+                        }
+                        Err(why) => why,
+                    },
+                    Lookup::Damaged(why) => why,
+                    Lookup::Miss => continue,
+                };
+                bad += 1;
+                write(format!("damaged {c}: {why}"))?;
+            }
+            write(format!("{good} entries good, {bad} damaged"))?;
+            Ok(if bad > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        StoreCommand::Gc { keep } => {
+            let r = store.gc(keep)?;
+            for c in &r.removed {
+                write(format!("removed {c}"))?;
+            }
+            for c in &r.in_use {
+                write(format!("kept {c} (in use by a build)"))?;
+            }
+            write(format!(
+                "{} entries removed, {} in use kept, {} left over by interrupted builds removed",
+                r.removed.len(),
+                r.in_use.len(),
+                r.leftovers
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
