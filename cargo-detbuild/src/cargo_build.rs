@@ -330,11 +330,19 @@ pub fn run(args: &BuildArgs, status: &Status) -> Result<Outcome> {
     let closure = manifest.closure.clone().unwrap_or_default();
 
     let store = open_store(args, &project, &cwd, status);
+    if args.require_verified {
+        require_verified(store.as_ref(), &closure)?;
+    }
     let substituted = match &store {
         Some(store) => substitute(store, &closure, &target_dir, status),
         None => None,
     };
     let hit = substituted.is_some();
+    if args.require_verified && !hit {
+        bail!(
+            "--require-verified: the store entry of closure {closure} could not be used (said above); nothing was built"
+        );
+    }
     let outputs = match substituted {
         Some(outputs) => outputs,
         None => {
@@ -438,6 +446,33 @@ fn open_store(
             None
         }
     }
+}
+
+/// `--require-verified`: the closure must have a store entry with a verification record,
+/// else nothing is built nor substituted.
+fn require_verified(store: Option<&det_common::store::Store>, closure: &str) -> Result<()> {
+    let Some(store) = store else {
+        bail!(
+            "--require-verified needs a store (--store DIR, DET_STORE, or store in [workspace.metadata.det]) that can be used"
+        );
+    };
+    if !store
+        .entry_dir(closure)
+        .join(det_common::store::MANIFEST)
+        .is_file()
+    {
+        bail!(
+            "--require-verified: closure {closure} is not in the store {}; nothing was built (build it with --store, then verify it with cargo det-verify)",
+            store.root().display()
+        );
+    }
+    if !store.verified_for(closure, &[])? {
+        bail!(
+            "--require-verified: closure {closure} is in the store {} but was never verified reproducible; nothing was substituted (cargo det-verify records a verification)",
+            store.root().display()
+        );
+    }
+    Ok(())
 }
 
 /// The first characters of a closure, for status lines.

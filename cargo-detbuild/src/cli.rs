@@ -231,6 +231,10 @@ pub struct BuildArgs {
     /// (also DET_STORE, or `store = "DIR"` in [workspace.metadata.det])
     #[arg(long, value_name = "DIR", help_heading = "det Options")]
     pub store: Option<PathBuf>,
+    /// Produce only outputs whose closure the store records as verified reproducible
+    /// (substituted from the store); anything else is refused before building
+    #[arg(long, help_heading = "det Options")]
+    pub require_verified: bool,
     /// Fail (exit 1) when the closing scan of the outputs finds something at or above
     /// this severity
     #[arg(

@@ -31,7 +31,7 @@ pub struct StoreArgs {
 
 #[derive(Subcommand)]
 pub enum StoreCommand {
-    /// List the entries: closure, profile, target, outputs, size
+    /// List the entries: closure, profile, target, size, verified, outputs
     Ls {
         /// One JSON object per entry, one per line
         #[arg(long)]
@@ -82,6 +82,11 @@ pub fn run(args: StoreArgs) -> Result<ExitCode> {
                         let m = &e.manifest;
                         let size: u64 = m.outputs.values().map(|h| h.size).sum();
                         let get = |k: &str| m.build.get(k).cloned().unwrap_or_default();
+                        let verified = match store.verifications(&c) {
+                            Ok(v) if v.is_empty() => "no".to_string(),
+                            Ok(v) => format!("yes ({})", v.len()),
+                            Err(e) => format!("unreadable record ({e})"),
+                        };
                         if json {
                             serde_json::json!({
                                 "closure": c,
@@ -89,15 +94,17 @@ pub fn run(args: StoreArgs) -> Result<ExitCode> {
                                 "target": get("target"),
                                 "outputs": m.outputs.keys().collect::<Vec<_>>(),
                                 "size": size,
+                                "verified": store.verifications(&c).map(|v| !v.is_empty()).unwrap_or(false),
                             })
                             .to_string()
                         } else {
                             format!(
-                                "{}  {:<8} {:<26} {:>10}  {}",
+                                "{}  {:<8} {:<26} {:>10}  verified: {:<8} {}",
                                 &c[..16],
                                 get("profile"),
                                 get("target"),
                                 size,
+                                verified,
                                 m.outputs.keys().cloned().collect::<Vec<_>>().join(" ")
                             )
                         }

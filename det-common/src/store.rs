@@ -19,6 +19,26 @@
 //! no longer matches the manifest's BLAKE3 and size is damage, detected before any output
 //! is used.
 //!
+//! `entries/<closure>/verified.json` (`det-verified/1`) is the entry's record of
+//! verification, written beside the outputs (never in them) by whoever rebuilt the closure
+//! and found it reproducible, and rewritten whole (atomically) when another verification is
+//! added:
+//!
+//! ```json
+//! {
+//!   "closure": "1f2e…",
+//!   "schema": "det-verified/1",
+//!   "verifications": [
+//!     { "at": 1764380000, "runs": 3, "tool": "det-verify 0.1.0",
+//!       "variations": ["path", "time", "timezone"] }
+//!   ]
+//! }
+//! ```
+//!
+//! `at` is Unix seconds; `variations` are the names of what differed between the runs,
+//! sorted; a closure counts as verified for a set of variations when one verification
+//! covers all of them ([`Store::verified_for`]).
+//!
 //! The store trusts its writers: whoever may write DIR may put any bytes in an entry (with a
 //! manifest to match). It protects against damage and interrupted writes, not forgery.
 
@@ -381,6 +401,82 @@ impl Store {
     }
 }
 
+/// The schema of `verified.json`.
+pub const VERIFIED_SCHEMA: &str = "det-verified/1";
+/// The file of an entry's verification record.
+pub const VERIFIED: &str = "verified.json";
+
+/// One verification of a closure: rebuilt `runs` times under `variations`, all identical.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct Verification {
+    /// When, in Unix seconds.
+    pub at: u64,
+    pub runs: u32,
+    /// What verified it (`det-verify 0.1.0`).
+    pub tool: String,
+    /// What was varied between the runs, sorted.
+    pub variations: Vec<String>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct VerifiedFile {
+    closure: String,
+    schema: String,
+    verifications: Vec<Verification>,
+}
+
+impl Store {
+    /// The verifications recorded for `closure` (none: never verified).
+    pub fn verifications(&self, closure: &str) -> Result<Vec<Verification>> {
+        let path = self.entry_dir(closure).join(VERIFIED);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        let f: VerifiedFile = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::invalid(&path, format!("malformed {VERIFIED_SCHEMA}: {e}")))?;
+        if f.schema != VERIFIED_SCHEMA || f.closure != closure {
+            return Err(Error::invalid(
+                &path,
+                format!("not the {VERIFIED_SCHEMA} record of closure {closure}"),
+            ));
+        }
+        Ok(f.verifications)
+    }
+
+    /// Add a verification to the record of `closure` (an entry must exist).
+    pub fn record_verified(&self, closure: &str, mut v: Verification) -> Result<()> {
+        let dir = self.entry_dir(closure);
+        if !is_closure(closure) || !dir.join(MANIFEST).is_file() {
+            return Err(Error::invalid(&dir, "no store entry for this closure"));
+        }
+        v.variations.sort();
+        v.variations.dedup();
+        let mut all = self.verifications(closure)?;
+        all.push(v);
+        all.sort();
+        all.dedup();
+        let f = VerifiedFile {
+            closure: closure.to_string(),
+            schema: VERIFIED_SCHEMA.to_string(),
+            verifications: all,
+        };
+        let mut json = serde_json::to_vec_pretty(&f).expect("serializes");
+        json.push(b'\n');
+        crate::atomic_file::write(&dir.join(VERIFIED), &json)
+    }
+
+    /// Whether one recorded verification of `closure` covers every one of `variations`
+    /// (an empty set: any verification at all).
+    pub fn verified_for(&self, closure: &str, variations: &[String]) -> Result<bool> {
+        Ok(self
+            .verifications(closure)?
+            .iter()
+            .any(|v| variations.iter().all(|w| v.variations.contains(w))))
+    }
+}
+
 /// What [`Store::gc`] did.
 #[derive(Debug, Default)]
 pub struct Gc {
@@ -538,6 +634,57 @@ mod tests {
         };
         assert!(why.contains("leaves the target directory"), "{why}");
         assert!(matches!(store.lookup("../x"), Lookup::Damaged(_)));
+    }
+
+    #[test]
+    fn verifications_are_recorded_beside_the_outputs() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(&d.path().join("store")).unwrap();
+        let target = d.path().join("target");
+        let m = manifest_for(&target, &[("release/app", b"binary")]);
+        let c = m.closure.clone().unwrap();
+        assert!(
+            store
+                .record_verified(
+                    &c,
+                    Verification {
+                        at: 1,
+                        runs: 2,
+                        tool: "t".into(),
+                        variations: vec![]
+                    }
+                )
+                .is_err(),
+            "no entry yet"
+        );
+        store.insert(&m, &target).unwrap();
+        assert!(store.verifications(&c).unwrap().is_empty());
+        assert!(!store.verified_for(&c, &[]).unwrap());
+        let v = Verification {
+            at: 1_764_380_000,
+            runs: 3,
+            tool: "det-verify 0.1.0".into(),
+            variations: vec!["time".into(), "path".into()],
+        };
+        store.record_verified(&c, v).unwrap();
+        assert!(store.verified_for(&c, &[]).unwrap());
+        assert!(store.verified_for(&c, &["path".into()]).unwrap());
+        assert!(
+            !store
+                .verified_for(&c, &["path".into(), "timezone".into()])
+                .unwrap()
+        );
+        let text = std::fs::read_to_string(store.entry_dir(&c).join(VERIFIED)).unwrap();
+        assert!(
+            text.contains("\"det-verified/1\"")
+                && text.contains("[\n        \"path\",\n        \"time\"\n      ]"),
+            "{text}"
+        );
+        // The outputs are untouched: the entry still checks.
+        let Lookup::Hit(e) = store.lookup(&c) else {
+            panic!()
+        };
+        store.check(&e).unwrap();
     }
 
     #[test]
