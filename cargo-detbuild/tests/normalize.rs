@@ -581,3 +581,112 @@ fn strip_nondeterminism_anchor_det_is_at_least_as_normalized() {
     assert!(ours <= sn_findings);
     eprintln!("det-scan findings at medium+: det {ours}, strip-nondeterminism {sn_findings}");
 }
+
+/// Every rule id det-scan reports on `path`, any severity.
+fn rule_ids(path: &Path) -> Vec<String> {
+    let opts = ScanOptions {
+        source_date_epoch: Some(SDE),
+        ..ScanOptions::default()
+    };
+    let node = Node::open(path).unwrap();
+    let mut out = Vec::new();
+    scan_node(&node, &Location::file("f"), None, &opts, 0, &mut out);
+    out.iter().map(|f| f.rule.id.to_string()).collect()
+}
+
+/// What normalize writes is what det-scan calls sorted (one definition: det-common
+/// `sorted`), for zip and tar, with names where the orders part ways: `a-b/` against
+/// `a/` (`-` sorts before `/` byte-wise, after it component-wise), `a.b`, and nested
+/// directories.
+#[test]
+fn normalized_order_is_sorted_for_det_scan_with_tricky_names() {
+    if !have("tar", "tricky order") || !have("python3", "tricky order") {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    // Directories end in `/`; written in reverse byte order (a file-system-like order).
+    let mut names = vec![
+        "a/", "a/b/", "a/b/c/", "a/b/c/d", "a/b.c", "a/y", "a-b/", "a-b/x", "a.b", "a0", "A",
+    ];
+    names.reverse();
+    for n in &names {
+        let p = src.join(n);
+        if n.ends_with('/') {
+            std::fs::create_dir_all(&p).unwrap();
+        } else {
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, n.as_bytes()).unwrap();
+        }
+    }
+    let zip = t.path().join("tricky.zip");
+    run(
+        &src,
+        &[
+            "python3",
+            "-c",
+            "import sys, zipfile\n\
+             with zipfile.ZipFile(sys.argv[1], 'w') as z:\n\
+             \x20   for n in sys.argv[2:]: z.write(n, n)",
+            zip.to_str().unwrap(),
+        ]
+        .into_iter()
+        .chain(names.iter().copied())
+        .collect::<Vec<_>>(),
+        &[],
+    );
+    let tar = t.path().join("tricky.tar");
+    let list = t.path().join("list");
+    std::fs::write(&list, names.join("\n") + "\n").unwrap();
+    run(
+        &src,
+        &[
+            "tar",
+            "--no-recursion",
+            "-cf",
+            tar.to_str().unwrap(),
+            "-T",
+            list.to_str().unwrap(),
+        ],
+        &[],
+    );
+    // Before: out of order for det-scan.
+    assert!(rule_ids(&zip).contains(&"zip-entry-order".to_string()));
+    assert!(rule_ids(&tar).contains(&"tar-member-order".to_string()));
+    normalize_ok(&[&zip, &tar]);
+
+    // det's normalizer order: component by component, so `a/...` before `a-b/`.
+    let expected = [
+        "A", "a/", "a/b/", "a/b/c/", "a/b/c/d", "a/b.c", "a/y", "a-b/", "a-b/x", "a.b", "a0",
+    ];
+    let zip_names = run(
+        t.path(),
+        &[
+            "python3",
+            "-c",
+            "import sys, zipfile; print('\\n'.join(zipfile.ZipFile(sys.argv[1]).namelist()))",
+            zip.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let tar_names = run(t.path(), &["tar", "-tf", tar.to_str().unwrap()], &[]);
+    for (what, listing, ids) in [
+        ("zip", zip_names, rule_ids(&zip)),
+        ("tar", tar_names, rule_ids(&tar)),
+    ] {
+        let got: Vec<String> = String::from_utf8_lossy(&listing.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(got, expected, "{what}: the normalized order");
+        assert_eq!(
+            det_common::sorted::first_unsorted_pair(&got),
+            None,
+            "{what}: det-scan's order check"
+        );
+        assert!(
+            !ids.iter().any(|id| id.ends_with("-order")),
+            "{what}: det-scan reports an order finding on normalize's output: {ids:?}"
+        );
+    }
+}

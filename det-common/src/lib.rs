@@ -24,6 +24,7 @@ pub mod report;
 pub mod rules;
 pub mod sandbox;
 pub mod scan;
+pub mod sorted;
 pub mod store;
 pub mod test_hook;
 pub mod toolchain;

@@ -26,6 +26,7 @@ use super::ScanOptions;
 use crate::artifact::{ArKind, Format, MetaKey, Node, compress, pyc, tar, zip};
 use crate::finding::{Finding, Location};
 use crate::rules;
+use crate::sorted::first_unsorted_pair;
 
 /// Member rules folded into one finding per container by [`aggregate_members`].
 const MEMBER_RULES: &[&str] = &[
@@ -208,129 +209,6 @@ fn record_paths(record: &str) -> Vec<String> {
         .map(record_path)
         .filter(|p| !p.ends_with(".dist-info/RECORD"))
         .collect()
-}
-
-/// Where a name sorts among its siblings: some writers put well-known entries first
-/// (`mimetype` must be first in ODF/EPUB; jar puts `META-INF/MANIFEST.MF` first) or last
-/// (`wheel` writes `*.dist-info` last and RECORD after everything else). Those placements
-/// are deterministic and accepted (not required); det's normalizer keeps them.
-pub(crate) fn rank(dir: &str, name: &str) -> u8 {
-    match (dir, name) {
-        // ODF and EPUB need `mimetype` first, before their own META-INF/.
-        ("", "mimetype") => 0,
-        ("", "META-INF") | ("META-INF", "MANIFEST.MF") => 1,
-        ("", n) if n.ends_with(".dist-info") => 3,
-        (d, "RECORD") if d.ends_with(".dist-info") => 3,
-        _ => 2,
-    }
-}
-
-/// The orders that deterministic tools write, each a sort key of a member name.
-#[derive(Clone, Copy, Debug)]
-enum SortOrder {
-    /// Byte order of the full name as stored: Python `sorted()` of the names, `sort` of a
-    /// list whose directories end in `/`.
-    Bytes,
-    /// Byte order of the full path, a directory compared without its trailing `/`:
-    /// `find . | LC_ALL=C sort` fed to `zip -@`, `tar -T` or `xargs -0 zip -X`.
-    Paths,
-    /// Component by component, each directory's entries sorted by name and descended in
-    /// place: GNU `tar --sort=name`.
-    Components,
-    /// Directory by directory, a directory's files (sorted) before its subdirectories
-    /// (sorted): `os.walk` with sorted names, as `wheel` writes.
-    FilesFirst,
-}
-
-/// The sort key of `name` in `order`; with `placed`, the well-known first and last entries
-/// ([`rank`]) go where their writers put them.
-fn sort_key(name: &str, order: SortOrder, placed: bool) -> Vec<(u8, u8, &[u8])> {
-    let path = name.strip_prefix("./").unwrap_or(name);
-    let is_dir = path.ends_with('/');
-    let trimmed = path.trim_end_matches('/');
-    let comps: Vec<&str> = trimmed.split('/').collect();
-    let rank_of = |i: usize| {
-        if placed {
-            rank(
-                &trimmed[..comps[..i]
-                    .iter()
-                    .map(|c| c.len() + 1)
-                    .sum::<usize>()
-                    .saturating_sub(1)],
-                comps[i],
-            )
-        } else {
-            1
-        }
-    };
-    match order {
-        SortOrder::Bytes | SortOrder::Paths => {
-            let bytes = if matches!(order, SortOrder::Bytes) {
-                path
-            } else {
-                trimmed
-            };
-            // Placements move a whole top-level entry (or a dist-info's RECORD).
-            let r0 = rank_of(0);
-            let r1 = if comps.len() > 1 { rank_of(1) } else { 1 };
-            vec![(r0, r1, bytes.as_bytes())]
-        }
-        SortOrder::Components | SortOrder::FilesFirst => comps
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let last = i + 1 == comps.len();
-                let kind = match order {
-                    SortOrder::FilesFirst if last && !is_dir => 0,
-                    SortOrder::FilesFirst => 1,
-                    _ => 0,
-                };
-                (rank_of(i), kind, c.as_bytes())
-            })
-            .collect(),
-    }
-}
-
-/// The first pair of names that shows the order is not one a deterministic tool writes,
-/// if any.
-///
-/// "Sorted" is byte order of the full member path — what `LC_ALL=C sort`, Python's
-/// `sorted()` and `find | LC_ALL=C sort | zip -@` produce — and also the orders of the
-/// tools that sort as they walk: GNU `tar --sort=name` (component by component) and
-/// `wheel` (a directory's files before its subdirectories, `*.dist-info` last). A list
-/// sorted by any one of them passes; an order taken from the file system's directory
-/// listing breaks all of them. When none fits, the pair reported is where the order that
-/// fits longest breaks.
-pub(crate) fn first_unsorted_pair(names: &[String]) -> Option<(String, String)> {
-    const ORDERS: [SortOrder; 4] = [
-        SortOrder::Bytes,
-        SortOrder::Paths,
-        SortOrder::Components,
-        SortOrder::FilesFirst,
-    ];
-    let breaks = |order: SortOrder, placed: bool| {
-        let mut prev: Option<Vec<(u8, u8, &[u8])>> = None;
-        for (i, n) in names.iter().enumerate() {
-            let key = sort_key(n, order, placed);
-            if prev.as_ref().is_some_and(|p| key < *p) {
-                return Some(i);
-            }
-            prev = Some(key);
-        }
-        None
-    };
-    // The pair shown is where the order that fits longest breaks: it is out of order
-    // for every reading of "sorted", not only for the strictest.
-    let mut last_break = 0;
-    for order in ORDERS {
-        for placed in [false, true] {
-            match breaks(order, placed) {
-                None => return None,
-                Some(i) => last_break = last_break.max(i),
-            }
-        }
-    }
-    Some((names[last_break - 1].clone(), names[last_break].clone()))
 }
 
 /// Findings about one member's metadata, as recorded by its container of format `parent`.
@@ -735,79 +613,6 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01T00:00:00Z");
         assert_eq!(utc(1_795_395_724), "2026-11-23T01:02:04Z");
         assert_eq!(utc(315_532_800), "1980-01-01T00:00:00Z");
-    }
-
-    #[test]
-    fn sorted_orders_of_every_flavour_pass() {
-        // byte order
-        assert_eq!(first_unsorted_pair(&names(&["a-b", "a/c", "b"])), None);
-        // component order (tar --sort=name)
-        assert_eq!(first_unsorted_pair(&names(&["a/", "a/c", "a-b"])), None);
-        // os.walk, files first; wheel's dist-info and RECORD last
-        assert_eq!(
-            first_unsorted_pair(&names(&[
-                "zz/__init__.py",
-                "zz/z.py",
-                "zz/a/b.py",
-                "aa-1.0.dist-info/METADATA",
-                "aa-1.0.dist-info/WHEEL",
-                "aa-1.0.dist-info/RECORD",
-            ])),
-            None
-        );
-        // jar: manifest first
-        assert_eq!(
-            first_unsorted_pair(&names(&[
-                "META-INF/",
-                "META-INF/MANIFEST.MF",
-                "META-INF/A",
-                "a.class"
-            ])),
-            None
-        );
-    }
-
-    #[test]
-    fn byte_order_of_the_full_path_is_sorted() {
-        // find | LC_ALL=C sort | zip -@: `a-b/` sorts between `a` and `a/y` (directories
-        // compared without their slash).
-        assert_eq!(
-            first_unsorted_pair(&names(&["a/", "a-b/", "a-b/x", "a/y"])),
-            None
-        );
-        // Python sorted() of the stored names, slashes included.
-        assert_eq!(first_unsorted_pair(&names(&["a-b", "a/", "a/x"])), None);
-        // numpy's wheel: byte order puts the dist-info before `numpy.libs/`.
-        assert_eq!(
-            first_unsorted_pair(&names(&[
-                "numpy/__init__.py",
-                "numpy-2.1.3.dist-info/METADATA",
-                "numpy-2.1.3.dist-info/RECORD",
-                "numpy.libs/libgfortran.so",
-            ])),
-            None
-        );
-        // tar from an `LC_ALL=C sort` list: `./`, `./a/`, `./a-b`, `./a/x`.
-        assert_eq!(
-            first_unsorted_pair(&names(&["./", "./a/", "./a-b", "./a/x"])),
-            None
-        );
-    }
-
-    #[test]
-    fn file_system_orders_fail_with_the_first_pair() {
-        assert_eq!(
-            first_unsorted_pair(&names(&["pkg/b.py", "pkg/a.py"])),
-            Some(("pkg/b.py".into(), "pkg/a.py".into()))
-        );
-        assert_eq!(
-            first_unsorted_pair(&names(&["b/x", "a/y"])),
-            Some(("b/x".into(), "a/y".into()))
-        );
-        assert_eq!(
-            first_unsorted_pair(&names(&["a/1", "b/1", "a/2"])),
-            Some(("b/1".into(), "a/2".into()))
-        );
     }
 
     #[test]

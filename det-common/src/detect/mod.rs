@@ -12,10 +12,6 @@ pub(crate) use object::section_data;
 
 pub mod patterns;
 
-#[cfg(test)]
-pub(crate) use archive::first_unsorted_pair as first_unsorted;
-pub(crate) use archive::rank as archive_rank;
-
 use crate::artifact::{Format, Limits, Node};
 use crate::finding::{Finding, Location};
 use crate::rules;

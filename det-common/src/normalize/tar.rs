@@ -3,7 +3,7 @@
 //! long-name headers for names over 100 bytes, content copied. Modes, link targets and
 //! device numbers are kept. Hard links point at whichever of their names now comes first.
 
-use super::{Ctx, Step, run_nested, sort_key};
+use super::{Ctx, Step, run_nested};
 use crate::artifact::tar::{TarEntry, TarWalk, pax_records};
 use crate::artifact::{Bytes, MetaKey};
 use std::collections::HashMap;
@@ -170,7 +170,7 @@ pub(crate) fn normalize(data: &Bytes, cx: &Ctx) -> Result<Step, String> {
     }
 
     let mut order: Vec<usize> = (0..list.len()).collect();
-    order.sort_by_cached_key(|&i| sort_key(&list[i].name));
+    order.sort_by_cached_key(|&i| crate::sorted::normalizer_key(&list[i].name));
     // Hard links: each group (a file and the links to it) gets its content on the member
     // that comes first in the new order; the others link to that one.
     let mut last_file: HashMap<&str, usize> = HashMap::new();

@@ -3,7 +3,7 @@
 //! dropped; members that are themselves normalized are recompressed, and a wheel's RECORD
 //! follows them.
 
-use super::{Ctx, Sources, Step, run_nested, sort_key, worth_opening};
+use super::{Ctx, Sources, Step, run_nested, worth_opening};
 use crate::artifact::Bytes;
 use crate::artifact::zip as reader;
 use crate::detect::archive::record_path;
@@ -261,7 +261,7 @@ fn fix_record(text: &str, changed: &HashMap<String, Vec<u8>>) -> Option<String> 
             (path, line)
         })
         .collect();
-    lines.sort_by_cached_key(|(p, _)| sort_key(p));
+    lines.sort_by(|(a, _), (b, _)| crate::sorted::normalizer_cmp(a, b));
     let mut out = String::with_capacity(text.len());
     for (_, l) in &lines {
         out.push_str(l);
@@ -332,7 +332,7 @@ pub(crate) fn normalize(data: &Bytes, cx: &Ctx) -> Result<Step, String> {
     }
 
     let mut order: Vec<usize> = (0..list.len()).collect();
-    order.sort_by_cached_key(|&i| sort_key(&names[i]));
+    order.sort_by_cached_key(|&i| crate::sorted::normalizer_key(&names[i]));
 
     let prefix_len = usize::try_from(archive.offset())
         .unwrap_or(0)
