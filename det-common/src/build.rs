@@ -152,16 +152,14 @@ pub fn rustc_remap_flags(pairs: &[(PathBuf, String)]) -> Vec<String> {
         .collect()
 }
 
-/// `-ffile-prefix-map=FROM=TO` for each pair (an empty TO becomes `.`: C compilers
-/// treat an empty replacement as "remove the prefix" only since gcc 13).
+/// The C compiler flags for `pairs` (CFLAGS/CXXFLAGS): det's one C flag table,
+/// [`crate::command::inject::prefix_map_flags`].
 pub fn c_prefix_map_flags(pairs: &[(PathBuf, String)]) -> Vec<String> {
-    pairs
+    let pairs: Vec<(String, String)> = pairs
         .iter()
-        .map(|(from, to)| {
-            let to = if to.is_empty() { "." } else { to.as_str() };
-            format!("-ffile-prefix-map={}={to}", from.display())
-        })
-        .collect()
+        .map(|(from, to)| (from.to_string_lossy().into_owned(), to.clone()))
+        .collect();
+    crate::command::inject::prefix_map_flags(&pairs)
 }
 
 /// The shim's settings for a normalized build: the clock at SOURCE_DATE_EPOCH, a fixed

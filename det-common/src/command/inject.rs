@@ -1,6 +1,8 @@
 //! The flags det adds to a C compiler or archiver command so that its output does not
 //! depend on the build directory or on chance: the one table `cargo det-build cc|c++|ar`
-//! applies (and the flags the command checker's fixes name).
+//! applies. Every C flag det writes anywhere is spelled here: the wrapper's flags, the
+//! CFLAGS/CXXFLAGS of det-build's plan ([`prefix_map_flags`]) and the fixes det-scan's
+//! command checker proposes ([`prefix_map_flag`], [`random_seed_flag`], [`CC_BUILD_ID`]).
 //!
 //! | tool | when | flags |
 //! |---|---|---|
@@ -16,6 +18,41 @@
 
 use super::{C_OPTS_WITH_VALUE, SOURCE_EXTENSIONS, ToolFamily};
 use std::path::Path;
+
+/// gcc's and clang's option that maps a directory prefix in debug information and in
+/// `__FILE__` (gcc 8, clang 10).
+pub const FILE_PREFIX_MAP: &str = "-ffile-prefix-map";
+/// The option that maps a prefix in `__FILE__` only (for commands that map debug
+/// information with `-fdebug-prefix-map` already).
+pub const MACRO_PREFIX_MAP: &str = "-fmacro-prefix-map";
+/// The linker option for a build id computed from the content (not random, not absent).
+pub const LINKER_BUILD_ID: &str = "--build-id=sha1";
+/// [`LINKER_BUILD_ID`] through a compiler driver.
+pub const CC_BUILD_ID: &str = "-Wl,--build-id=sha1";
+
+/// `OPTION=FROM=TO`; an empty TO becomes `.` (gcc before 13 takes an empty replacement
+/// as no map at all).
+pub fn prefix_map_flag(option: &str, from: &str, to: &str) -> String {
+    let to = if to.is_empty() { "." } else { to };
+    format!("{option}={from}={to}")
+}
+
+/// [`FILE_PREFIX_MAP`] for each `(from, to)` pair, duplicates dropped, the longest FROM
+/// last: gcc and clang apply the last map that matches, so a directory inside another
+/// (the target dir in the project) gets its own replacement.
+pub fn prefix_map_flags(pairs: &[(String, String)]) -> Vec<String> {
+    let mut maps = pairs.to_vec();
+    maps.sort_by_key(|(from, _)| from.len());
+    maps.dedup();
+    maps.iter()
+        .map(|(from, to)| prefix_map_flag(FILE_PREFIX_MAP, from, to))
+        .collect()
+}
+
+/// gcc's `-frandom-seed=SEED` (names of anonymous namespaces and LTO sections).
+pub fn random_seed_flag(seed: &str) -> String {
+    format!("-frandom-seed={seed}")
+}
 
 /// What a compiler driver command does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,13 +190,7 @@ pub fn c_flags(family: ToolFamily, args: &[String], cx: &CcContext) -> Vec<Strin
     if mode == CcMode::Probe {
         return Vec::new();
     }
-    let mut out = Vec::new();
-    let mut maps = cx.prefix_maps.clone();
-    maps.sort_by_key(|(from, _)| from.len());
-    maps.dedup();
-    for (from, to) in &maps {
-        out.push(format!("-ffile-prefix-map={from}={to}"));
-    }
+    let mut out = prefix_map_flags(&cx.prefix_maps);
     if mode == CcMode::Compile
         && family == ToolFamily::Gcc
         && !args.iter().any(|a| a.starts_with("-frandom-seed"))
@@ -176,7 +207,7 @@ pub fn c_flags(family: ToolFamily, args: &[String], cx: &CcContext) -> Vec<Strin
         bases.push(&cx.cwd);
         let rel = relative(&named, &bases);
         let seed = &blake3::hash(rel.as_bytes()).to_hex()[..16];
-        out.push(format!("-frandom-seed={seed}"));
+        out.push(random_seed_flag(seed));
     }
     if family == ToolFamily::ZigCc && cx.source_date_epoch {
         out.push("-Wno-error=date-time".to_owned());
@@ -193,7 +224,7 @@ pub fn c_flags(family: ToolFamily, args: &[String], cx: &CcContext) -> Vec<Strin
         .any(|t| target.contains(t));
     // `-r` (a relocatable link) makes an object, which gets no build id.
     if mode == CcMode::Link && elf && !args.iter().any(|a| a.contains("--build-id") || a == "-r") {
-        out.push("-Wl,--build-id=sha1".to_owned());
+        out.push(CC_BUILD_ID.to_owned());
     }
     out
 }

@@ -280,7 +280,7 @@ fn analyze_nested(
         ToolFamily::Linker => analyze_linker_args(
             &inv,
             inv.args.iter().map(String::as_str),
-            "--build-id=sha1",
+            inject::LINKER_BUILD_ID,
             loc,
             out,
         ),
@@ -604,12 +604,11 @@ fn analyze_c(inv: &Invocation, loc: &Location, out: &mut Vec<Finding>) {
         }
         if cwd_uncovered || !uncovered.is_empty() {
             fired_debug = true;
-            let mut fix = map_flags("-ffile-prefix-map", &uncovered, ".");
+            let mut fix = map_flags(inject::FILE_PREFIX_MAP, &uncovered, ".");
             if cwd_norm.is_none() && cwd_uncovered {
                 // The working directory is unknown here: name it the shell's way.
-                fix = format!("{fix} -ffile-prefix-map=$PWD=.")
-                    .trim_start()
-                    .to_owned();
+                let pwd = inject::prefix_map_flag(inject::FILE_PREFIX_MAP, "$PWD", ".");
+                fix = format!("{fix} {pwd}").trim_start().to_owned();
             }
             out.push(
                 Finding::new(
@@ -631,9 +630,9 @@ fn analyze_c(inv: &Invocation, loc: &Location, out: &mut Vec<Finding>) {
         if !uncovered.is_empty() {
             let has_debug_map = maps.iter().any(|(k, _)| *k == MapKind::Debug);
             let flag = if has_debug_map {
-                "-fmacro-prefix-map"
+                inject::MACRO_PREFIX_MAP
             } else {
-                "-ffile-prefix-map"
+                inject::FILE_PREFIX_MAP
             };
             let evidence_path = sources
                 .iter()
@@ -684,16 +683,10 @@ fn analyze_c(inv: &Invocation, loc: &Location, out: &mut Vec<Finding>) {
                 loc.clone(),
                 format!("{} {}", inv.display, flag),
             )
-            .with_fix(format!("-frandom-seed={seed}")),
+            .with_fix(inject::random_seed_flag(&seed)),
         );
     }
-    analyze_linker_args(
-        inv,
-        linker_args.into_iter(),
-        "-Wl,--build-id=sha1",
-        loc,
-        out,
-    );
+    analyze_linker_args(inv, linker_args.into_iter(), inject::CC_BUILD_ID, loc, out);
 }
 
 /// The old prefix of an `old=new` map (split at the first `=`, as gcc and clang do).
@@ -704,7 +697,7 @@ fn map_old(v: &str) -> String {
 fn map_flags(flag: &str, dirs: &[String], to: &str) -> String {
     prefix_map_roots(dirs)
         .iter()
-        .map(|d| format!("{flag}={d}={to}"))
+        .map(|d| inject::prefix_map_flag(flag, d, to))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -821,7 +814,7 @@ fn analyze_rustc(inv: &Invocation, loc: &Location, out: &mut Vec<Finding>) {
             ("link-arg" | "link-args", v) => analyze_linker_args(
                 inv,
                 v.split([' ', ',']),
-                "-C link-arg=-Wl,--build-id=sha1",
+                &format!("-C link-arg={}", inject::CC_BUILD_ID),
                 loc,
                 out,
             ),

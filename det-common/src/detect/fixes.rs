@@ -64,16 +64,19 @@ pub(crate) fn build_dir(path: &str, opts: &ScanOptions) -> (String, bool) {
 /// The fix for a build or home path `path` found in `content` at severity `sev`.
 pub(crate) fn path_fix(path: &str, content: Content, sev: Severity, opts: &ScanOptions) -> String {
     let (dir, cargo_home) = build_dir(path, opts);
+    use crate::command::inject::{FILE_PREFIX_MAP, prefix_map_flag};
     match content {
         Content::Compiled if cargo_home => format!(
-            "remap the cargo home the dependencies were built from: RUSTFLAGS=\"--remap-path-prefix={dir}=/cargo\" (this machine's CARGO_HOME is {}); C/C++ compiled by a build script: -ffile-prefix-map={dir}=/cargo",
+            "remap the cargo home the dependencies were built from: RUSTFLAGS=\"--remap-path-prefix={dir}=/cargo\" (this machine's CARGO_HOME is {}); C/C++ compiled by a build script: {}",
             opts.cargo_home
                 .as_deref()
-                .unwrap_or("unknown: set CARGO_HOME")
+                .unwrap_or("unknown: set CARGO_HOME"),
+            prefix_map_flag(FILE_PREFIX_MAP, &dir, "/cargo")
         ),
         Content::Compiled if sev >= Severity::Medium => {
             let mut fix = format!(
-                "remap the build directory {dir}: C/C++: -ffile-prefix-map={dir}=. (gcc >= 8, clang >= 10, zig cc); Rust: RUSTFLAGS=\"--remap-path-prefix={dir}=."
+                "remap the build directory {dir}: C/C++: {} (gcc >= 8, clang >= 10, zig cc); Rust: RUSTFLAGS=\"--remap-path-prefix={dir}=.",
+                prefix_map_flag(FILE_PREFIX_MAP, &dir, ".")
             );
             if let Some(home) = &opts.cargo_home {
                 fix.push_str(&format!(" --remap-path-prefix={home}=/cargo"));
@@ -84,7 +87,8 @@ pub(crate) fn path_fix(path: &str, content: Content, sev: Severity, opts: &ScanO
             fix
         }
         Content::Compiled => format!(
-            "a short path like this in a binary is usually a run-time default or an example in help text, not where it was built: nothing to do then; if {dir} is the build directory, remap it (-ffile-prefix-map={dir}=. for C/C++, --remap-path-prefix={dir}=. for Rust)"
+            "a short path like this in a binary is usually a run-time default or an example in help text, not where it was built: nothing to do then; if {dir} is the build directory, remap it ({} for C/C++, --remap-path-prefix={dir}=. for Rust)",
+            prefix_map_flag(FILE_PREFIX_MAP, &dir, ".")
         ),
         Content::Text(kind) if sev >= Severity::Medium => format!(
             "this {} names the build directory {dir}: if the build writes this file, write paths relative to the package or compute them at run time instead of recording where it was built",
