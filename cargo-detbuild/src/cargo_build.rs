@@ -42,7 +42,7 @@ fn user_env(k: &str) -> Option<OsString> {
 }
 
 /// The cargo that started us (cargo sets `$CARGO` for subcommands), else `cargo`.
-fn host_cargo() -> PathBuf {
+pub(crate) fn host_cargo() -> PathBuf {
     std::env::var_os("CARGO")
         .filter(|c| !c.is_empty())
         .map(PathBuf::from)
@@ -131,30 +131,145 @@ fn cargo_home() -> Result<PathBuf> {
     }
 }
 
-/// The toolchain pin of `[workspace.metadata.det]` (or `det.toml`): `rustc-id`.
-fn pinned_rustc_id(project: &Project) -> Result<Option<(String, PathBuf)>> {
-    let from_meta = project
-        .metadata
-        .workspace_metadata
-        .get("det")
-        .and_then(|d| d.get("rustc-id"))
-        .and_then(|v| v.as_str())
-        .map(str::to_string);
-    if let Some(id) = from_meta {
-        return Ok(Some((id, project.workspace.join("Cargo.toml"))));
+/// `--cc zig|system`: CC, CXX, AR (and the cc crate's forms for `triple`) at det's
+/// wrapper; with zig, zig mounted at /det/zig with its cache, the target's zig triple, and
+/// zig as the Rust linker. Returns the C toolchain for the manifest.
+fn c_wrapper(
+    args: &BuildArgs,
+    choice: crate::cc::CcChoice,
+    plan: &mut BuildPlan,
+    ws: &Path,
+    triple: &str,
+    status: &Status,
+) -> Result<Toolchain> {
+    use crate::cc::{CcChoice, ZIG_MISSING};
+    let root_seen = plan
+        .layout
+        .to_canonical(ws)
+        .filter(|_| plan.sandbox.is_some())
+        .unwrap_or_else(|| ws.to_path_buf());
+    let (toolchain, zig) = match choice {
+        CcChoice::Zig => {
+            let host_zig = det_common::toolchain::find_zig().context(ZIG_MISSING)?;
+            let t = det_common::toolchain::identify_zig(&host_zig)?;
+            let seen = crate::cc::mount_zig(plan, &host_zig, &t.id, ws)?;
+            if !seen.canonical {
+                let (install, _) = det_common::toolchain::zig_install_dir(&t.path)?;
+                status.warn(&format!(
+                    "without the canonical root, {}",
+                    crate::cc::zig_path_uncovered(&install)
+                ));
+            }
+            (t, Some(seen))
+        }
+        CcChoice::System => {
+            let cc = det_common::toolchain::find_cc(&user_env)
+                .context("no C compiler found (CC, cc, gcc, clang)")?;
+            (det_common::toolchain::identify_cc(&cc)?, None)
+        }
+    };
+    let zig_target = args
+        .zig_target
+        .clone()
+        .or_else(|| zig.as_ref().and_then(|_| crate::cc::zig_triple(triple)));
+    for (k, v) in crate::cc::cc_env(
+        choice,
+        zig.as_ref(),
+        zig_target.as_deref(),
+        &root_seen,
+        triple,
+    )? {
+        plan.env.set(k, v);
     }
-    let det_toml = project.workspace.join("det.toml");
+    status.status(
+        "Compiler",
+        &format!(
+            "{} {} (CC, CXX, AR are det's wrapper{})",
+            toolchain.name,
+            toolchain.version,
+            match &zig {
+                Some(z) if z.canonical => format!("; zig at {}", det_common::sandbox::ZIG),
+                Some(_) => "; zig is the Rust linker".to_string(),
+                None => String::new(),
+            }
+        ),
+    );
+    Ok(toolchain)
+}
+
+/// One of det's pins (`rustc-id`, `zig-version`, `zig-id`): a string key of
+/// `[workspace.metadata.det]` in the workspace's Cargo.toml, or of `det.toml` beside it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Pin {
+    pub key: String,
+    pub value: String,
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// Read from `[workspace.metadata.det]` (else from det.toml).
+    pub in_metadata: bool,
+}
+
+impl Pin {
+    /// Where to change it, for a fix: `[workspace.metadata.det] in /w/Cargo.toml`.
+    pub(crate) fn place(&self) -> String {
+        if self.in_metadata {
+            format!("[workspace.metadata.det] in {}", self.file.display())
+        } else {
+            self.file.display().to_string()
+        }
+    }
+}
+
+/// det's pins for the workspace at `workspace` whose `cargo metadata` workspace metadata
+/// is `metadata` (`Null` outside a cargo project): `[workspace.metadata.det]` first, then
+/// det.toml for the keys it does not set. What det-build checks and doctor reports.
+pub(crate) fn det_pins(workspace: &Path, metadata: &serde_json::Value) -> Result<Vec<Pin>> {
+    let mut pins: Vec<Pin> = Vec::new();
+    if let Some(table) = metadata.get("det").and_then(|d| d.as_object()) {
+        for (k, v) in table {
+            if let Some(v) = v.as_str() {
+                pins.push(Pin {
+                    key: k.clone(),
+                    value: v.to_string(),
+                    file: workspace.join("Cargo.toml"),
+                    in_metadata: true,
+                });
+            }
+        }
+    }
+    let det_toml = workspace.join("det.toml");
     if det_toml.is_file() {
         let text = std::fs::read_to_string(&det_toml)
             .with_context(|| format!("reading {}", det_toml.display()))?;
         let t: toml::Table = text
             .parse()
             .with_context(|| format!("parsing {}", det_toml.display()))?;
-        if let Some(id) = t.get("rustc-id").and_then(|v| v.as_str()) {
-            return Ok(Some((id.to_string(), det_toml)));
+        for (k, v) in &t {
+            if let Some(v) = v.as_str()
+                && !pins.iter().any(|p| &p.key == k)
+            {
+                pins.push(Pin {
+                    key: k.clone(),
+                    value: v.to_string(),
+                    file: det_toml.clone(),
+                    in_metadata: false,
+                });
+            }
         }
     }
-    Ok(None)
+    pins.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(pins)
+}
+
+/// The workspace containing `dir` and its `[workspace.metadata]` (`cargo metadata
+/// --no-deps`), or `dir` itself and `Null` when it is not in a cargo project.
+pub(crate) fn workspace_of(dir: &Path) -> (PathBuf, serde_json::Value) {
+    let mut cmd = cargo_metadata::MetadataCommand::new();
+    cmd.cargo_path(host_cargo()).no_deps().current_dir(dir);
+    match cmd.exec() {
+        Ok(m) => (m.workspace_root.into_std_path_buf(), m.workspace_metadata),
+        Err(_) => (dir.to_path_buf(), serde_json::Value::Null),
+    }
 }
 
 /// The channel of `rust-toolchain.toml` / `rust-toolchain` in the workspace, if any.
@@ -291,6 +406,10 @@ pub fn run(args: &BuildArgs, status: &Status) -> Result<Outcome> {
         status.status("Canonical", &format!("root {} ({how})", sandbox::SRC));
     }
     status.status("Epoch", &format!("{sde}"));
+    let c_toolchain = match args.cc {
+        Some(choice) => Some(c_wrapper(args, choice, &mut plan, &ws, &triple, status)?),
+        None => None,
+    };
 
     // The manifest, all but the outputs: what determines them, and so the closure.
     let mut manifest = Manifest::new(sde, det_common::env::BuildEnv::fixed(&sde));
@@ -299,6 +418,9 @@ pub fn run(args: &BuildArgs, status: &Status) -> Result<Outcome> {
         .toolchains
         .insert("rustc".to_string(), toolchain.clone());
     manifest.canonical_root = Some(plan.mode.clone());
+    if let Some(t) = &c_toolchain {
+        manifest.toolchains.insert(t.name.clone(), t.clone());
+    }
     manifest.inputs = input_hashes(&plan.layout, &project)?;
     let mut build = BTreeMap::new();
     build.insert("profile".to_string(), args.profile_name());
@@ -308,6 +430,9 @@ pub fn run(args: &BuildArgs, status: &Status) -> Result<Outcome> {
     features.sort();
     build.insert("features".to_string(), features.join(","));
     build.insert("user-rustflags".to_string(), user_rustflags_shown);
+    if let Some(choice) = args.cc {
+        build.insert("cc".to_string(), choice.name().to_string());
+    }
     build.insert(
         "shim".to_string(),
         if plan.env.vars().contains_key("LD_PRELOAD")
@@ -593,7 +718,7 @@ fn check_writable(dir: &Path) -> Result<()> {
     }
 }
 
-fn rustc_cfgs(rustc: &Path, triple: &str) -> Result<Vec<String>> {
+pub(crate) fn rustc_cfgs(rustc: &Path, triple: &str) -> Result<Vec<String>> {
     let out = Command::new(rustc)
         .args(["--print", "cfg", "--target", triple])
         .output()
@@ -631,16 +756,19 @@ fn check_pins(
             info.release
         ));
     }
-    if let Some((id, file)) = pinned_rustc_id(project)?
-        && id != toolchain.id
+    let pins = det_pins(&project.workspace, &project.metadata.workspace_metadata)?;
+    if let Some(pin) = pins.iter().find(|p| p.key == "rustc-id")
+        && pin.value != toolchain.id
     {
         problems.push(format!(
-            "{} pins rustc-id {id}, found {} for rustc {} at {} (fix: install the toolchain the pin was made with, or set rustc-id = \"{}\" in [workspace.metadata.det])",
-            file.display(),
+            "{} pins rustc-id {}, found {} for rustc {} at {} (fix: install the toolchain the pin was made with, or set rustc-id = \"{}\" in {})",
+            pin.place(),
+            pin.value,
             toolchain.id,
             toolchain.version,
             toolchain.path.display(),
-            toolchain.id
+            toolchain.id,
+            pin.place()
         ));
     }
     for p in &problems {

@@ -132,7 +132,7 @@ impl WrapConfig {
 
 /// A Rust target triple as zig names it (`x86_64-unknown-linux-gnu` → `x86_64-linux-gnu`,
 /// `aarch64-apple-darwin` → `aarch64-macos`); `None` when it is not one.
-fn zig_triple(t: &str) -> Option<String> {
+pub(crate) fn zig_triple(t: &str) -> Option<String> {
     let parts: Vec<&str> = t.split('-').collect();
     match parts.as_slice() {
         [arch, _vendor, os, abi] => Some(format!("{arch}-{os}-{abi}")),
@@ -324,6 +324,59 @@ pub(crate) fn wrapper_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// zig as a build sees it: the binary and the cache directory (in the canonical root
+/// [`det_common::sandbox::ZIG`] and [`det_common::sandbox::ZIG_CACHE`], mounted from the
+/// host; in the fallback the host's own paths).
+#[derive(Clone, Debug)]
+pub(crate) struct ZigSeen {
+    pub binary: PathBuf,
+    pub cache: PathBuf,
+    /// zig is at a path that is the same on every machine (the canonical root).
+    pub canonical: bool,
+}
+
+/// What remapping cannot fix when zig runs from its host path (no canonical root).
+pub(crate) fn zig_path_uncovered(install: &Path) -> String {
+    format!(
+        "zig's libc start files (crt1.o, libc_nonshared.a) are built with zig's install directory {} in their debug information: zig-linked outputs match only where zig is installed at that same path",
+        install.display()
+    )
+}
+
+/// Mount zig (its install directory) and a cache for this project into the plan's
+/// canonical root, and say where the build sees them. The host cache is one per project
+/// root and zig (`zig-cache-<hash>` in det's cache directory): zig's cache ignores
+/// SOURCE_DATE_EPOCH and keeps the working directory of the first compile, so it is never
+/// shared between roots.
+pub(crate) fn mount_zig(
+    plan: &mut det_common::build::BuildPlan,
+    zig: &Path,
+    zig_id: &str,
+    root_host: &Path,
+) -> Result<ZigSeen> {
+    use det_common::sandbox::{ZIG, ZIG_CACHE};
+    let (install, rel) = det_common::toolchain::zig_install_dir(zig)?;
+    let mut h = blake3::Hasher::new();
+    h.update(root_host.as_os_str().as_encoded_bytes());
+    h.update(b"\0");
+    h.update(zig_id.as_bytes());
+    let key = h.finalize().to_hex();
+    let cache = crate::shim::cache_dir()?.join(format!("zig-cache-{}", &key[..16]));
+    std::fs::create_dir_all(&cache)
+        .with_context(|| format!("creating zig's cache {}", cache.display()))?;
+    let seen_install = plan.mount(&install, ZIG, false);
+    let cache = plan.mount(&cache, ZIG_CACHE, true);
+    let canonical = plan.sandbox.is_some();
+    if let det_common::build::RootMode::Remap { uncovered, .. } = &mut plan.mode {
+        uncovered.push(zig_path_uncovered(&install));
+    }
+    Ok(ZigSeen {
+        binary: seen_install.join(rel),
+        cache,
+        canonical,
+    })
+}
+
 /// The environment that makes a build's C compilers the wrapper: CC, CXX, AR, the forms
 /// the `cc` crate reads per target (`CC_x86_64-unknown-linux-gnu`,
 /// `CC_x86_64_unknown_linux_gnu`, `HOST_CC`, `TARGET_CC`, and the same for CXX and AR),
@@ -331,7 +384,7 @@ pub(crate) fn wrapper_dir() -> Result<PathBuf> {
 /// target triple).
 pub(crate) fn cc_env(
     choice: CcChoice,
-    zig: Option<&Path>,
+    zig: Option<&ZigSeen>,
     zig_target: Option<&str>,
     root: &Path,
     host: &str,
@@ -380,18 +433,14 @@ pub(crate) fn cc_env(
     env.push(("DET_ROOT".into(), root.as_os_str().to_owned()));
     if choice == CcChoice::Zig {
         let zig = zig.context(ZIG_MISSING)?;
-        env.push(("DET_ZIG".into(), zig.as_os_str().to_owned()));
+        env.push(("DET_ZIG".into(), zig.binary.as_os_str().to_owned()));
         env.push((
             "DET_ZIG_TARGET".into(),
             zig_target
                 .map_or_else(host_zig_target, str::to_owned)
                 .into(),
         ));
-        // zig's cache keeps the working directory of the first compile and ignores
-        // SOURCE_DATE_EPOCH: one cache per root, never shared between roots.
-        let key = blake3::hash(root.as_os_str().as_encoded_bytes()).to_hex();
-        let cache = crate::shim::cache_dir()?.join(format!("zig-cache-{}", &key[..16]));
-        env.push(("DET_ZIG_CACHE".into(), cache.into()));
+        env.push(("DET_ZIG_CACHE".into(), zig.cache.as_os_str().to_owned()));
         env.push((
             format!("CARGO_TARGET_{}_LINKER", us.to_uppercase()),
             dir.join("cc").into(),

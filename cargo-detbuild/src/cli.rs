@@ -223,6 +223,26 @@ pub struct BuildArgs {
     /// (also DET_NO_NAMESPACE=1)
     #[arg(long, help_heading = "det Options")]
     pub no_canonical_root: bool,
+    /// Point CC, CXX and AR (and the cc crate's per-target forms) at det's C compiler
+    /// wrapper calling this toolchain: zig (zig cc/c++/ar, hermetic, also the Rust linker)
+    /// or system (gcc/clang as found, $CC honoured). Without it, C compiled by build
+    /// scripts gets det's prefix maps through CFLAGS only
+    #[arg(
+        long,
+        value_enum,
+        value_name = "TOOLCHAIN",
+        help_heading = "det Options"
+    )]
+    pub cc: Option<crate::cc::CcChoice>,
+    /// zig's target with --cc zig (default: the build target's; e.g.
+    /// x86_64-linux-gnu.2.17 for an older glibc)
+    #[arg(
+        long,
+        value_name = "TRIPLE",
+        help_heading = "det Options",
+        requires = "cc"
+    )]
+    pub zig_target: Option<String>,
     /// Write an in-toto Statement v1 with an SLSA Provenance v1 predicate for the outputs
     #[arg(long, value_name = "FILE", help_heading = "det Options")]
     pub provenance: Option<PathBuf>,

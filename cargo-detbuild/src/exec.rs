@@ -4,7 +4,7 @@
 //! recorded), the shim, and the C compiler wrapper as CC/CXX/AR; then a manifest of the
 //! outputs named by `--outputs`.
 
-use crate::cc::{CcChoice, ZIG_MISSING, cc_env};
+use crate::cc::{CcChoice, ZIG_MISSING, cc_env, mount_zig};
 use crate::status::Status;
 use anyhow::{Context, Result, bail};
 use det_common::build::{BuildPlan, Layout, PlanOptions, RootMode, SANDBOX_SETUP_FAILED};
@@ -99,6 +99,22 @@ pub(crate) fn run(args: ExecArgs, status: &Status) -> Result<ExitCode> {
             None
         }
     };
+    // The user's own rustc flags (RUSTFLAGS, .cargo/config.toml, CARGO_HOME's config), as
+    // cargo would compute them here: det's CARGO_ENCODED_RUSTFLAGS must add to them, not
+    // replace them, for a cargo build run under exec as for `cargo det-build`.
+    let user_rustflags = {
+        let files = det_common::cargo_config::config_files(&cwd, &cargo_home);
+        let config = det_common::cargo_config::CargoConfig::load(&files, &[])?;
+        let triple = det_common::cargo_config::configured_target(&config, &user_env)
+            .unwrap_or_else(|| host.clone());
+        let cfgs = match det_common::toolchain::find_rustc(&user_env) {
+            Some(rustc) if config.has_cfg_targets() => {
+                crate::cargo_build::rustc_cfgs(&rustc, &triple)?
+            }
+            _ => Vec::new(),
+        };
+        det_common::cargo_config::user_rustflags(&config, &triple, &cfgs, &user_env)
+    };
     let mut plan = BuildPlan::new(PlanOptions {
         layout,
         sde,
@@ -108,7 +124,7 @@ pub(crate) fn run(args: ExecArgs, status: &Status) -> Result<ExitCode> {
         network: true,
         writable_source: true,
         shim,
-        user_rustflags: Vec::new(),
+        user_rustflags: user_rustflags.clone(),
         verbose: false,
     });
     // The root the wrapper maps away (as the build sees it).
@@ -117,13 +133,20 @@ pub(crate) fn run(args: ExecArgs, status: &Status) -> Result<ExitCode> {
         .to_canonical(&cwd)
         .filter(|_| plan.sandbox.is_some())
         .unwrap_or_else(|| cwd.clone());
+    // zig and its cache at fixed paths in the root (zig's libc start files carry its
+    // install path); in the fallback, at the host's paths, said and recorded.
     let zig = match args.cc {
-        CcChoice::Zig => Some(det_common::toolchain::find_zig().context(ZIG_MISSING)?),
+        CcChoice::Zig => {
+            let host_zig = det_common::toolchain::find_zig().context(ZIG_MISSING)?;
+            let toolchain = det_common::toolchain::identify_zig(&host_zig)?;
+            let seen = mount_zig(&mut plan, &host_zig, &toolchain.id, &cwd)?;
+            Some((toolchain, seen))
+        }
         CcChoice::System => None,
     };
     for (k, v) in cc_env(
         args.cc,
-        zig.as_deref(),
+        zig.as_ref().map(|(_, seen)| seen),
         args.zig_target.as_deref(),
         &root_seen,
         &host,
@@ -138,6 +161,25 @@ pub(crate) fn run(args: ExecArgs, status: &Status) -> Result<ExitCode> {
         RootMode::Remap { reason, .. } => status.warn(&format!(
             "no canonical root ({reason}): building with path remapping only"
         )),
+    }
+    if let Some((t, seen)) = &zig {
+        if seen.canonical {
+            status.status(
+                "Zig",
+                &format!(
+                    "{} at {} (from {})",
+                    t.version,
+                    det_common::sandbox::ZIG,
+                    t.path.parent().unwrap_or(&t.path).display()
+                ),
+            );
+        } else {
+            let (install, _) = det_common::toolchain::zig_install_dir(&t.path)?;
+            status.warn(&format!(
+                "without the canonical root, {}",
+                crate::cc::zig_path_uncovered(&install)
+            ));
+        }
     }
     status.status("Epoch", &format!("{sde}"));
     status.status(
@@ -164,19 +206,18 @@ pub(crate) fn run(args: ExecArgs, status: &Status) -> Result<ExitCode> {
         None => bail!("`{}` was killed by a signal", Path::new(program).display()),
     }
 
+    let mut build = BTreeMap::new();
     let mut manifest = Manifest::new(sde, det_common::env::BuildEnv::fixed(&sde));
     manifest.flags = plan.injected.clone();
     manifest.canonical_root = Some(plan.mode.clone());
-    if let Some(z) = &zig {
-        manifest
-            .toolchains
-            .insert("zig".to_string(), det_common::toolchain::identify_zig(z)?);
+    if let Some((t, seen)) = &zig {
+        manifest.toolchains.insert("zig".to_string(), t.clone());
+        build.insert("zig".to_string(), seen.binary.display().to_string());
     } else if let Some(cc) = det_common::toolchain::find_cc(&user_env)
         && let Ok(t) = det_common::toolchain::identify_cc(&cc)
     {
         manifest.toolchains.insert(t.name.clone(), t);
     }
-    let mut build = BTreeMap::new();
     build.insert(
         "command".to_string(),
         args.cmd
@@ -186,6 +227,7 @@ pub(crate) fn run(args: ExecArgs, status: &Status) -> Result<ExitCode> {
             .join(" "),
     );
     build.insert("cc".to_string(), args.cc.name().to_string());
+    build.insert("user-rustflags".to_string(), user_rustflags.join(" "));
     if let Some(t) = &args.zig_target {
         build.insert("zig-target".to_string(), t.clone());
     }

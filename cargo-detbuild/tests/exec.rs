@@ -198,3 +198,165 @@ fn a_failing_command_keeps_its_status_and_writes_no_manifest() {
     assert!(err.contains("bad.c:1:9: error"), "{err}");
     assert!(!t.path().join("det-manifest.json").exists());
 }
+
+/// `exec -- cargo build` keeps the user's rustc flags: det's CARGO_ENCODED_RUSTFLAGS is
+/// added to them (cargo's own precedence: RUSTFLAGS over `.cargo/config.toml`), as
+/// `cargo det-build` does, instead of replacing them.
+#[test]
+fn cargo_under_exec_keeps_the_users_rustflags() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("p");
+    copy(&testdata("rust-user-flags"), &dir);
+    std::fs::create_dir_all(dir.join("target")).unwrap();
+    let run = |rustflags: Option<&str>| -> (String, serde_json::Value) {
+        let mut c = Command::new(EXE);
+        c.args([
+            "det-build",
+            "exec",
+            "--outputs",
+            "target/debug/rust-user-flags",
+            "--",
+            "cargo",
+            "build",
+            "--offline",
+        ])
+        .current_dir(&dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS");
+        match rustflags {
+            Some(f) => c.env("RUSTFLAGS", f),
+            None => c.env_remove("RUSTFLAGS"),
+        };
+        ok(c.output().unwrap(), "det-build exec -- cargo build");
+        let out = ok(
+            Command::new(dir.join("target/debug/rust-user-flags"))
+                .output()
+                .unwrap(),
+            "the built program",
+        );
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("det-manifest.json")).unwrap()).unwrap();
+        (String::from_utf8_lossy(&out.stdout).into_owned(), m)
+    };
+    // build.rustflags from the project's .cargo/config.toml.
+    let (printed, m) = run(None);
+    assert_eq!(printed, "det_config_flag\n");
+    assert_eq!(m["build"]["user-rustflags"], "--cfg det_config_flag", "{m}");
+    // det's own flags were still given (after the user's).
+    let det_flags = m["flags"]["CARGO_ENCODED_RUSTFLAGS"].as_array().unwrap();
+    assert!(
+        det_flags
+            .iter()
+            .any(|f| f.as_str().unwrap().starts_with("--remap-path-prefix=")),
+        "{m}"
+    );
+    // RUSTFLAGS replaces the config's flags, as in cargo.
+    let (printed, m) = run(Some("--cfg det_env_flag"));
+    assert_eq!(printed, "det_env_flag\n");
+    assert_eq!(m["build"]["user-rustflags"], "--cfg det_env_flag", "{m}");
+}
+
+/// zig installed at two different paths (two copies of its install directory, each with
+/// its own fresh cache, so each builds its libc start files itself) builds c-paths
+/// bit-identically: det mounts zig at /det/zig and its cache at /det/zig-cache. Without
+/// that, zig's crt1.o and libc_nonshared.a carry each install path in their debug
+/// information and the two programs differ. Without a namespace, det says it cannot do
+/// this, in its output and in the manifest.
+#[test]
+fn zig_installed_at_two_paths_gives_identical_outputs() {
+    let Some(zig) = det_common::toolchain::zig_for_test("exec zig two paths") else {
+        return;
+    };
+    let (install, rel) = det_common::toolchain::zig_install_dir(&zig).unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let mut outs = Vec::new();
+    for (i, (place, (sub, tz, lang))) in ["zig-one", "a-longer-path/zig-two"]
+        .iter()
+        .zip(MACHINES)
+        .enumerate()
+    {
+        let copy_dir = t.path().join(place);
+        std::fs::create_dir_all(copy_dir.parent().unwrap()).unwrap();
+        // Hard links where the file system allows (a copy of 400 MiB otherwise).
+        let linked = Command::new("cp")
+            .arg("-al")
+            .arg(&install)
+            .arg(&copy_dir)
+            .status()
+            .unwrap()
+            .success();
+        if !linked {
+            let _ = std::fs::remove_dir_all(&copy_dir);
+            copy(&install, &copy_dir);
+        }
+        let dir = t.path().join(sub);
+        copy(&testdata("c-paths"), &dir);
+        let mut c = Command::new(EXE);
+        c.args([
+            "det-build",
+            "exec",
+            "--cc",
+            "zig",
+            "--outputs",
+            "paths",
+            "--",
+        ])
+        .arg("make")
+        .current_dir(&dir)
+        .env("ZIG", copy_dir.join(&rel))
+        .env("DET_CACHE_DIR", t.path().join(format!("cache-{i}")))
+        .env("TZ", tz)
+        .env("LANG", lang)
+        .env("SOURCE_DATE_EPOCH", "1704067200")
+        .env("NO_COLOR", "1")
+        .env_remove("DET_NO_NAMESPACE");
+        let out = ok(c.output().unwrap(), "det-build exec --cc zig -- make");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("Zig") && err.contains("at /det/zig"), "{err}");
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("det-manifest.json")).unwrap()).unwrap();
+        assert_eq!(m["canonical_root"]["mode"], "mount-namespace", "{m}");
+        assert_eq!(
+            m["build"]["zig"].as_str().unwrap(),
+            Path::new("/det/zig").join(&rel).to_str().unwrap(),
+            "{m}"
+        );
+        let bin = std::fs::read(dir.join("paths")).unwrap();
+        let needle = copy_dir.to_string_lossy().into_owned();
+        assert!(
+            !bin.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "zig's install path {needle} is in the program"
+        );
+        outs.push(bin);
+    }
+    assert!(
+        outs[0] == outs[1],
+        "zig at two install paths gave different programs"
+    );
+
+    // The fallback cannot put zig at a fixed path: it says so.
+    let dir = t.path().join("fallback");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = ok(
+        Command::new(EXE)
+            .args(["det-build", "exec", "--cc", "zig", "--", "true"])
+            .current_dir(&dir)
+            .env("ZIG", &zig)
+            .env("DET_NO_NAMESPACE", "1")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap(),
+        "det-build exec --cc zig without a namespace",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("zig's libc start files") && err.contains(&install.to_string_lossy()[..]),
+        "{err}"
+    );
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("det-manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["canonical_root"]["mode"], "remap", "{m}");
+    let uncovered = m["canonical_root"]["uncovered"].to_string();
+    assert!(uncovered.contains("zig's libc start files"), "{m}");
+}

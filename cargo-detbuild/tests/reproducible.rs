@@ -17,8 +17,12 @@ fn machines(fixture: &str) -> (Machine, Machine) {
 
 /// det-build on both machines; the outputs by relative path and SHA-256.
 fn det_build_twice(fixture: &str, args: &[&str]) {
+    det_build_twice_with(fixture, args, &[]);
+}
+
+fn det_build_twice_with(fixture: &str, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) {
     let (a, b) = machines(fixture);
-    let out_a = a.det_build(args);
+    let out_a = a.det_build_with(args, env);
     assert_ok(&out_a, &format!("det-build {fixture} on machine A"));
     assert!(
         stderr(&out_a).contains("Canonical root /det/src"),
@@ -26,7 +30,7 @@ fn det_build_twice(fixture: &str, args: &[&str]) {
         stderr(&out_a)
     );
     pause();
-    let out_b = b.det_build(args);
+    let out_b = b.det_build_with(args, env);
     assert_ok(&out_b, &format!("det-build {fixture} on machine B"));
     let (ha, hb) = (manifest_outputs(&a), manifest_outputs(&b));
     assert_eq!(
@@ -94,6 +98,54 @@ fn build_script_clock_identical_with_det_build() {
 fn cc_sys_crate_identical_with_det_build() {
     // The C object carries __DATE__/__TIME__ and the build directory in DWARF.
     det_build_twice("rust-cc-sys", &["--release", "--examples"]);
+}
+
+/// `--cc`: the cc crate's CC and AR are det's wrapper (the wrapper's flags, ar headers
+/// zeroed): identical on both machines with the system compiler. With zig (one machine:
+/// the two-machine comparisons with zig run through `exec`, which shares this set-up),
+/// zig is mounted at /det/zig, links the example binary (LLD), and the manifest names it.
+#[test]
+fn cc_sys_crate_through_the_c_compiler_wrapper() {
+    let args = ["--release", "--examples", "--cc"];
+    det_build_twice("rust-cc-sys", &[&args[..], &["system"]].concat());
+    let Some(zig) = det_common::toolchain::zig_for_test("det-build --cc zig") else {
+        return;
+    };
+    let m = Machine::new("rust-cc-sys", 2, "UTC", "C.UTF-8");
+    let out = m.det_build_with(&[&args[..], &["zig"]].concat(), &[("ZIG", zig.as_os_str())]);
+    assert_ok(&out, "det-build --cc zig");
+    assert!(stderr(&out).contains("zig at /det/zig"), "{}", stderr(&out));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(m.file("target/det/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["build"]["cc"], "zig", "{manifest}");
+    assert!(
+        manifest["toolchains"]["zig"]["id"].is_string(),
+        "{manifest}"
+    );
+    manifest_outputs(&m);
+    // zig's LLD linked the example: its .comment names the linker.
+    let exe = m.file("target/release/examples/stamp");
+    let comment = std::process::Command::new("readelf")
+        .args(["-p", ".comment"])
+        .arg(&exe)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&comment.stdout).contains("Linker: LLD"),
+        "{}",
+        String::from_utf8_lossy(&comment.stdout)
+    );
+    // Neither the checkout nor zig's install directory is in it.
+    let bin = std::fs::read(&exe).unwrap();
+    let (install, _) = det_common::toolchain::zig_install_dir(&zig).unwrap();
+    for p in [m.project.clone(), install] {
+        let p = p.to_string_lossy().into_owned();
+        assert!(
+            !bin.windows(p.len()).any(|w| w == p.as_bytes()),
+            "{p} is in the example binary"
+        );
+    }
 }
 
 #[test]

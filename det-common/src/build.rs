@@ -430,6 +430,25 @@ impl BuildPlan {
     }
 }
 
+impl BuildPlan {
+    /// Make the host directory `source` appear at `dest` (under [`sandbox::ROOT`]) in the
+    /// canonical root, after the plan's own mounts. Returns where the build sees it:
+    /// `dest`, or `source` itself in the fallback (no root).
+    pub fn mount(&mut self, source: &Path, dest: &str, writable: bool) -> PathBuf {
+        match &mut self.sandbox {
+            Some(spec) => {
+                spec.binds.push(Bind {
+                    source: source.to_path_buf(),
+                    dest: PathBuf::from(dest),
+                    writable,
+                });
+                PathBuf::from(dest)
+            }
+            None => source.to_path_buf(),
+        }
+    }
+}
+
 /// The hidden verb of a binary that hosts [`sandbox_exec_main`].
 pub const SANDBOX_EXEC_VERB: &str = "__sandbox-exec";
 

@@ -39,6 +39,12 @@ pub const TOOLCHAIN: &str = "/det/rust";
 pub const DEPS: &str = "/det/deps";
 /// det's own files (the shim library).
 pub const LIB: &str = "/det/lib";
+/// zig's install directory (the binary and its lib/), read-only: zig builds its libc
+/// start files with its own path in their debug information, so it must be the same
+/// everywhere.
+pub const ZIG: &str = "/det/zig";
+/// zig's caches for the build (global and local), writable.
+pub const ZIG_CACHE: &str = "/det/zig-cache";
 
 /// The environment variable that carries the JSON [`Spec`] to the re-executed helper.
 pub const SPEC_VAR: &str = "DET_SANDBOX_SPEC";

@@ -456,6 +456,30 @@ pub fn identify_cc(cc: &Path) -> Result<Toolchain> {
 }
 
 /// zig's identity: `zig version`, the binary and the `lib` directory next to it.
+/// zig's install directory and the binary's path within it: the directory holding both
+/// the (real) binary and its lib/ — the binary's own directory for release tarballs and
+/// the PyPI package (`zig`, `lib/`), the prefix for distribution packages (`bin/zig`,
+/// `lib/zig/`). zig finds its lib/ from its own path, so the directory can be moved (or
+/// mounted elsewhere) as a whole.
+pub fn zig_install_dir(zig: &Path) -> Result<(PathBuf, PathBuf)> {
+    let binary = std::fs::canonicalize(zig).map_err(|e| Error::io(zig, e))?;
+    let dir = binary.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let name = PathBuf::from(binary.file_name().unwrap_or_default());
+    if dir.join("lib/std").is_dir() {
+        return Ok((dir, name));
+    }
+    if let Some(prefix) = dir.parent()
+        && prefix.join("lib/zig/std").is_dir()
+        && let Some(bin) = dir.file_name()
+    {
+        return Ok((prefix.to_path_buf(), Path::new(bin).join(name)));
+    }
+    Err(Error::invalid(
+        &binary,
+        "zig's lib directory (with std/) not found",
+    ))
+}
+
 pub fn identify_zig(zig: &Path) -> Result<Toolchain> {
     let out = run(zig, &["version"])?;
     let version = Version::parse(out.trim())

@@ -145,6 +145,17 @@ impl Machine {
         cmd.output().unwrap()
     }
 
+    /// `cargo det-build ARGS` on this machine with extra environment.
+    pub fn det_build_with(&self, args: &[&str], extra_env: &[(&str, &std::ffi::OsStr)]) -> Output {
+        let mut cmd = Command::new(det_build());
+        cmd.arg("det-build").args(args);
+        self.env(&mut cmd);
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
     /// Plain `cargo build ARGS` on this machine (with extra environment).
     pub fn cargo_build(&self, args: &[&str], extra_env: &[(&str, String)]) -> Output {
         let mut cmd = Command::new("cargo");
