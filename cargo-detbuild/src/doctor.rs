@@ -30,8 +30,10 @@ pub(crate) struct DoctorArgs {
 }
 
 pub(crate) const AFTER_HELP: &str = "\
-Pins are read from the working directory: rust-toolchain.toml (or rust-toolchain) for the
-Rust version, and det.toml's `rustc-id`, `zig-version` and `zig-id` keys.
+Pins are read where cargo det-build reads them, in the workspace of the working directory
+(or the working directory outside a cargo project): rust-toolchain.toml (or rust-toolchain)
+for the Rust version, and the `rustc-id`, `zig-version` and `zig-id` keys of the Cargo.toml's
+[workspace.metadata.det], else of det.toml.
 Exit status: 0 when every check passes (warnings allowed unless --strict), 1 otherwise.";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -66,20 +68,6 @@ fn check(name: &str, state: State, detail: impl Into<String>, fix: Option<String
         detail: detail.into(),
         fix,
     }
-}
-
-/// `key = "value"` lines of det.toml (a flat table).
-fn det_toml_pins(dir: &Path) -> Vec<(String, String)> {
-    let Ok(text) = std::fs::read_to_string(dir.join("det.toml")) else {
-        return Vec::new();
-    };
-    let Ok(table) = text.parse::<toml::Table>() else {
-        return Vec::new();
-    };
-    table
-        .iter()
-        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-        .collect()
 }
 
 fn ok_output(cmd: &mut Command) -> Result<Vec<u8>, String> {
@@ -169,9 +157,26 @@ pub(crate) fn run(args: DoctorArgs) -> Result<ExitCode> {
     } else {
         State::Warn
     };
-    let pins = det_toml_pins(&cwd);
-    let pin = |k: &str| pins.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let mut checks = Vec::new();
+    // The pins where det-build reads them: the workspace's `[workspace.metadata.det]`,
+    // then det.toml beside it (outside a cargo project: det.toml here).
+    let (ws, ws_metadata) = crate::cargo_build::workspace_of(&cwd);
+    let pins = match crate::cargo_build::det_pins(&ws, &ws_metadata) {
+        Ok(p) => p,
+        Err(e) => {
+            checks.push(check(
+                "pins",
+                State::Fail,
+                format!("{e:#}"),
+                Some(format!(
+                    "fix the TOML syntax of {}",
+                    ws.join("det.toml").display()
+                )),
+            ));
+            Vec::new()
+        }
+    };
+    let pin = |k: &str| pins.iter().find(|p| p.key == k);
 
     // rustc, cargo, and the Rust pins.
     let rustc = det_common::toolchain::find_rustc(&env);
@@ -192,7 +197,7 @@ pub(crate) fn run(args: DoctorArgs) -> Result<ExitCode> {
                 ),
                 None,
             ));
-            if let Some((channel, file)) = crate::cargo_build::toolchain_file_channel(&cwd)
+            if let Some((channel, file)) = crate::cargo_build::toolchain_file_channel(&ws)
                 && let Some(v) = det_common::toolchain::Version::parse(&channel)
                 && v != t.version
                 && !(channel.matches('.').count() == 1
@@ -210,16 +215,21 @@ pub(crate) fn run(args: DoctorArgs) -> Result<ExitCode> {
                     Some(format!("rustup toolchain install {channel}")),
                 ));
             }
-            if let Some(id) = pin("rustc-id") {
-                let state = if id == t.id { State::Ok } else { State::Fail };
+            if let Some(p) = pin("rustc-id") {
+                let state = if p.value == t.id {
+                    State::Ok
+                } else {
+                    State::Fail
+                };
                 checks.push(check(
                     "rustc pin",
                     state,
-                    format!("det.toml pins rustc-id {id}; found {}", t.id),
+                    format!("{} pins rustc-id {}; found {}", p.place(), p.value, t.id),
                     (state == State::Fail).then(|| {
                         format!(
-                            "install the toolchain the pin was made with, or set rustc-id = \"{}\" in det.toml",
-                            t.id
+                            "install the toolchain the pin was made with, or set rustc-id = \"{}\" in {}",
+                            t.id,
+                            p.place()
                         )
                     }),
                 ));
@@ -274,8 +284,9 @@ pub(crate) fn run(args: DoctorArgs) -> Result<ExitCode> {
                 ("zig-version", t.version.to_string()),
                 ("zig-id", t.id.clone()),
             ] {
-                if let Some(want) = pin(key) {
-                    let state = if want == found {
+                if let Some(p) = pin(key) {
+                    let want = &p.value;
+                    let state = if *want == found {
                         State::Ok
                     } else {
                         State::Fail
@@ -283,12 +294,15 @@ pub(crate) fn run(args: DoctorArgs) -> Result<ExitCode> {
                     checks.push(check(
                         "zig pin",
                         state,
-                        format!("det.toml pins {key} {want}; found {found}"),
+                        format!("{} pins {key} {want}; found {found}", p.place()),
                         (state == State::Fail).then(|| {
                             if key == "zig-version" {
                                 format!("python3 -m pip install ziglang=={want}")
                             } else {
-                                format!("install the zig the pin was made with, or set zig-id = \"{found}\" in det.toml")
+                                format!(
+                                    "install the zig the pin was made with, or set zig-id = \"{found}\" in {}",
+                                    p.place()
+                                )
                             }
                         }),
                     ));
