@@ -1,97 +1,165 @@
-//! `cargo xtask bench`, the normalize part: `cargo det-build normalize` beside Debian's
-//! strip-nondeterminism on the same large jar (made here by Python's zipfile: 20 000
-//! deflated entries in file-system order, real times, group-writable modes, ~120 MiB), each
-//! given a fresh copy per run (best of 3), then det-scan's findings at medium or above on
-//! both results.
+//! `cargo xtask bench normalize`: `cargo det-build normalize` beside Debian's
+//! strip-nondeterminism on the same jars (made here by Python's zipfile: N deflated
+//! entries in a scrambled order, real times, group-writable modes), at several sizes so
+//! the scaling shows. Each run gets a fresh copy of the jar. det: the median of
+//! [`DET_RUNS`]; strip-nondeterminism: one run per size, stopped after [`ANCHOR_TIMEOUT`]
+//! (it grows about quadratically with the number of entries: on a loaded 2-core machine
+//! 30 s at 4 000 entries, more than 11 minutes at 20 000). Then det-scan's findings at
+//! medium or above on both results, and whether the two results are the same bytes.
 
 use anyhow::{Context, Result, bail};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SDE: &str = "1704067200";
 
+/// Entries per jar: small enough for the anchor to finish, and the large one it does not.
+const SIZES: [usize; 4] = [1_000, 2_000, 4_000, 20_000];
+/// det's runs per size (the median is shown).
+const DET_RUNS: usize = 5;
+/// How long strip-nondeterminism gets per jar (one run).
+const ANCHOR_TIMEOUT: Duration = Duration::from_secs(120);
+
 const MAKE_JAR: &str = r#"
-import os, random, sys, zipfile
+import random, sys, zipfile
 random.seed(7)
-out = sys.argv[1]
+out, n = sys.argv[1], int(sys.argv[2])
 with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as z:
     z.writestr('META-INF/MANIFEST.MF', 'Manifest-Version: 1.0\n')
-    for i in range(20000):
+    for i in range(n):
         pkg = 'com/example/p%03d' % (i % 400)
         body = (('class C%d { int f() { return %d; } }\n' % (i, i)) * random.randint(20, 200)).encode()
         body += random.randbytes(random.randint(1000, 6000))
-        zi = zipfile.ZipInfo('%s/C%05d.class' % (pkg, (i * 7919) % 20000), (2026, 3, 4, 5, 6, 8))
+        zi = zipfile.ZipInfo('%s/C%05d.class' % (pkg, (i * 7919) % n), (2026, 3, 4, 5, 6, 8))
         zi.external_attr = 0o100664 << 16
         zi.compress_type = zipfile.ZIP_DEFLATED
         z.writestr(zi, body)
 "#;
 
+/// How one run ended.
+enum Run {
+    Done(Duration),
+    TimedOut,
+}
+
+/// Run `cmd` once on a fresh copy of `jar` at `work`, stopping it after `limit`.
+fn run_once(cmd: &mut Command, jar: &Path, work: &Path, limit: Duration) -> Result<Run> {
+    std::fs::copy(jar, work)?;
+    let start = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("running {cmd:?}"))?;
+    loop {
+        if let Some(st) = child.try_wait()? {
+            let t = start.elapsed();
+            if !st.success() {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    use std::io::Read;
+                    let _ = e.read_to_string(&mut err);
+                }
+                bail!("{cmd:?} failed ({st}): {err}");
+            }
+            return Ok(Run::Done(t));
+        }
+        if start.elapsed() >= limit {
+            child.kill()?;
+            child.wait()?;
+            return Ok(Run::TimedOut);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
 pub fn run(ws: &Path) -> Result<()> {
     super::cargo(ws, &["build", "--release", "-p", "cargo-detbuild"], &[])?;
     let det = ws.join("target/release/cargo-det-build");
-    let Some(sn) = det_common::toolchain::find_on_path("strip-nondeterminism") else {
+    let sn = det_common::toolchain::find_on_path("strip-nondeterminism");
+    if sn.is_none() {
         println!(
-            "strip-nondeterminism is not installed (apt-get install strip-nondeterminism): skipped"
+            "strip-nondeterminism is not installed (apt-get install strip-nondeterminism): det alone"
         );
-        return Ok(());
-    };
-    let dir = tempfile::tempdir()?;
-    let jar = dir.path().join("big.jar");
-    let st = Command::new("python3")
-        .args(["-c", MAKE_JAR])
-        .arg(&jar)
-        .status()?;
-    if !st.success() {
-        bail!("python3 could not make the benchmark jar");
     }
-    let size = std::fs::metadata(&jar)?.len();
+    let dir = tempfile::tempdir()?;
     println!(
-        "input: a jar of 20 000 deflated entries, {:.0} MiB (Python zipfile)",
-        size as f64 / (1024.0 * 1024.0)
+        "jars made by Python zipfile (deflated classes, scrambled order, real times); \
+         det: median of {DET_RUNS} runs; strip-nondeterminism: 1 run, stopped after {} s",
+        ANCHOR_TIMEOUT.as_secs()
     );
-    let work = dir.path().join("work.jar");
-    let timed = |cmd: &mut Command| -> Result<Duration> {
-        let mut best = Duration::MAX;
-        for _ in 0..3 {
-            std::fs::copy(&jar, &work)?;
-            let start = Instant::now();
-            let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
-            let t = start.elapsed();
-            if !out.status.success() {
-                bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-            }
-            best = best.min(t);
+    println!(
+        "{:>8} {:>8}   {:>10} {:>14}   {:>9}   {:>13}   same bytes",
+        "entries", "MiB", "det", "strip-nondet.", "speed-up", "findings det/sn"
+    );
+    for n in SIZES {
+        let jar = dir.path().join(format!("in-{n}.jar"));
+        let st = Command::new("python3")
+            .args(["-c", MAKE_JAR])
+            .arg(&jar)
+            .arg(n.to_string())
+            .status()?;
+        if !st.success() {
+            bail!("python3 could not make the benchmark jar");
         }
-        Ok(best)
-    };
-    let det_t = timed(
-        Command::new(&det)
+        let size = std::fs::metadata(&jar)?.len() as f64 / (1024.0 * 1024.0);
+        let work = dir.path().join(format!("work-{n}.jar"));
+        let mut det_cmd = Command::new(&det);
+        det_cmd
             .args(["det-build", "normalize", "-q", "--source-date-epoch", SDE])
-            .arg(&work),
-    )?;
-    let det_findings = findings(&work)?;
-    let det_out = std::fs::read(&work)?;
-    let sn_t = timed(
-        Command::new(&sn)
-            .arg(format!("--timestamp={SDE}"))
-            .arg(&work),
-    )?;
-    let sn_findings = findings(&work)?;
+            .arg(&work);
+        let mut times = Vec::new();
+        for _ in 0..DET_RUNS {
+            match run_once(&mut det_cmd, &jar, &work, Duration::MAX)? {
+                Run::Done(t) => times.push(t),
+                Run::TimedOut => unreachable!("no limit"),
+            }
+        }
+        let det_t = median(times);
+        let det_findings = findings(&work)?;
+        let det_out = std::fs::read(&work)?;
+        let (sn_cell, speedup, sn_findings, same) = match &sn {
+            None => ("-".to_string(), "-".to_string(), "-".to_string(), "-"),
+            Some(sn) => {
+                let mut c = Command::new(sn);
+                c.arg(format!("--timestamp={SDE}")).arg(&work);
+                match run_once(&mut c, &jar, &work, ANCHOR_TIMEOUT)? {
+                    Run::Done(t) => (
+                        format!("{:.2} s", t.as_secs_f64()),
+                        format!("{:.1}x", t.as_secs_f64() / det_t.as_secs_f64()),
+                        findings(&work)?.to_string(),
+                        if std::fs::read(&work)? == det_out {
+                            "yes"
+                        } else {
+                            "no"
+                        },
+                    ),
+                    Run::TimedOut => (
+                        format!("> {} s", ANCHOR_TIMEOUT.as_secs()),
+                        format!(
+                            "> {:.0}x",
+                            ANCHOR_TIMEOUT.as_secs_f64() / det_t.as_secs_f64()
+                        ),
+                        "-".to_string(),
+                        "-",
+                    ),
+                }
+            }
+        };
+        println!(
+            "{n:>8} {size:>8.1}   {:>8.2} s {sn_cell:>14}   {speedup:>9}   {:>13}   {same}",
+            det_t.as_secs_f64(),
+            format!("{det_findings}/{sn_findings}"),
+        );
+    }
     println!(
-        "cargo det-build normalize   {:>7.2} s   det-scan findings (medium+): {}",
-        det_t.as_secs_f64(),
-        det_findings
-    );
-    println!(
-        "strip-nondeterminism        {:>7.2} s   det-scan findings (medium+): {}",
-        sn_t.as_secs_f64(),
-        sn_findings
-    );
-    println!(
-        "speed-up                    {:>7.1}x   (outputs identical: {})",
-        sn_t.as_secs_f64() / det_t.as_secs_f64(),
-        det_out == std::fs::read(&work)?
+        "(findings: det-scan's at medium or above on the result, with the same SOURCE_DATE_EPOCH)"
     );
     Ok(())
 }
