@@ -123,7 +123,7 @@ pub fn run(ws: &Path) -> Result<()> {
 
     println!("\n== normalize beside strip-nondeterminism ==");
     super::bench_normalize::run(ws)?;
-    super::bench_diff::run(ws)?;
+    super::bench_diff::run(ws, "")?;
     super::bench_verify::run(ws)?;
     Ok(())
 }

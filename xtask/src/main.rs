@@ -29,9 +29,11 @@ jobs:
   bench    measure det-scan's throughput beside BLAKE3 hashing, the shim's overhead, and
            cargo det-build beside cargo build (wall time from scratch; sccache hits across
            two checkouts), normalize beside strip-nondeterminism, and cargo det-verify diff
-           beside diffoscope (wall time, peak memory), cargo det-verify against N plain
+           beside diffoscope (wall time, peak memory, every place diffoscope reports as
+           differing checked against det's report), cargo det-verify against N plain
            builds and the culprit search's extra builds; `bench build`, `bench normalize`,
-           `bench diff` and `bench verify` run only those parts
+           `bench diff` (`bench diff ac`: only pairs a and c) and `bench verify` run only
+           those parts
   docs     regenerate docs/rules.md from the rules table
 ";
 
@@ -52,7 +54,9 @@ fn run() -> Result<()> {
         Some("bench") if args.get(1).map(String::as_str) == Some("normalize") => {
             bench_normalize::run(&ws)
         }
-        Some("bench") if args.get(1).map(String::as_str) == Some("diff") => bench_diff::run(&ws),
+        Some("bench") if args.get(1).map(String::as_str) == Some("diff") => {
+            bench_diff::run(&ws, args.get(2).map_or("", String::as_str))
+        }
         Some("bench") if args.get(1).map(String::as_str) == Some("verify") => {
             bench_verify::run(&ws)
         }

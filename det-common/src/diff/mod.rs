@@ -324,6 +324,11 @@ impl<'o> Walker<'o> {
     }
 
     fn error(&mut self, loc: &Location, message: String) -> Option<usize> {
+        // The artifact layer says what a scan does with a cut stream; a diff compares it.
+        let message = match message.strip_suffix("; the part before the cut was scanned") {
+            Some(m) => format!("{m}; compared as far as both sides were read"),
+            None => message,
+        };
         self.push(
             DiffKind::Error,
             loc,
