@@ -267,18 +267,38 @@ impl Place {
                     && self.chain.starts_with(&d.container)
                     && matches!(d.kind.as_str(), "added" | "removed" | "order"));
         };
+        let v = view.as_str();
+        if v.starts_with("zipinfo")
+            || v.starts_with("zipnote")
+            || v.starts_with("zipdetails")
+            || v == "file list"
+            || v == "metadata"
+            || v.starts_with("ar ")
+            || v.starts_with("stat ")
+        {
+            // The listing: the members' metadata, their order, members added or removed.
+            return d.container.starts_with(&self.chain)
+                && d.container.len() <= self.chain.len() + 1
+                && matches!(d.kind.as_str(), "field" | "order" | "added" | "removed");
+        }
         if d.container != self.chain {
             return false;
         }
         let section = d.section.as_deref().unwrap_or("");
         let field = d.field.as_deref().unwrap_or("");
         let sec = |s: &str| section == s || section.starts_with(&format!("{s} #"));
-        let v = view.as_str();
-        if let Some(x) = arg(v, "--hex-dump=")
-            .or_else(|| arg(v, "--string-dump="))
-            .or_else(|| arg(v, "--section="))
-        {
+        if let Some(x) = arg(v, "--hex-dump=").or_else(|| arg(v, "--string-dump=")) {
             return sec(x);
+        }
+        if let Some(x) = arg(v, "--section=") {
+            // objdump's disassembly: the section's bytes, and with --line-numbers the
+            // source file and line of each instruction, which come from the DWARF line
+            // table (a build path there changes the listing of identical code).
+            let lines = v.contains("--line-numbers")
+                && (sec(".debug_line")
+                    || sec(".debug_line_str")
+                    || section.starts_with("DWARF") && field.starts_with("line "));
+            return sec(x) || lines;
         }
         if let Some(x) = arg(v, "--debug-dump=") {
             let dwarf = section.starts_with("DWARF");
@@ -333,17 +353,6 @@ impl Place {
                 d.kind.as_str(),
                 "bytes" | "string" | "dwarf" | "text" | "symbol"
             );
-        }
-        if v.starts_with("zipinfo")
-            || v.starts_with("zipnote")
-            || v.starts_with("zipdetails")
-            || v == "file list"
-            || v == "metadata"
-            || v.starts_with("ar ")
-            || v.starts_with("stat ")
-        {
-            // The listing: member metadata, order, members added or removed.
-            return matches!(d.kind.as_str(), "field" | "order" | "added" | "removed");
         }
         // A view det has no mapping for: any difference here.
         true

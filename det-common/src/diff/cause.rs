@@ -187,16 +187,36 @@ pub(crate) fn pair_fix(x: Option<&Finding>, y: Option<&Finding>, opts: &ScanOpti
         (None, None) => return String::new(),
     };
     let (fx, fy) = (x.fix_text(), y.fix_text());
-    if fx == fy {
+    if fx == fy && x.evidence == y.evidence {
         return fx.to_owned();
     }
     let (dx, home_x) = crate::detect::fixes::build_dir(&x.evidence, opts);
     let (dy, home_y) = crate::detect::fixes::build_dir(&y.evidence, opts);
+    // The directories to remap must leave the same path on both sides: when the guess from
+    // one path alone does not (`/tmp/ci` for `/tmp/ci/a/proj` and `/tmp/ci/b-long/proj`),
+    // the two paths say where they part: each up to its last differing component.
+    let (ex, ey) = (x.evidence.as_str(), y.evidence.as_str());
+    let rest = |e: &'_ str, d: &str| e.strip_prefix(d).map(str::to_owned);
+    let (mut rx, mut ry) = (dx.clone(), dy.clone());
+    if rest(ex, &dx).is_none() || rest(ex, &dx) != rest(ey, &dy) {
+        if let Some((px, py)) = parting(ex, ey) {
+            rx = px;
+            ry = py;
+        }
+    }
+    let (fx, fy) = (fx.replace(&dx, &rx), fy.replace(&dy, &ry));
+    if fx == fy {
+        return fx;
+    }
+    let (dx, dy) = (rx, ry);
     if dx != dy && home_x == home_y && fx.contains(&dx) && fy.contains(&dy) {
         let (tx, ty) = (fx.replace(&dx, "\0"), fy.replace(&dy, "\0"));
         if tx == ty {
             let (var, what) = if !home_x {
-                ("$PWD", "build directory (run from it)")
+                (
+                    "$PWD",
+                    "build directory (run the build from it, or write it out)",
+                )
             } else if dx.ends_with("/.cargo") && dy.ends_with("/.cargo") {
                 ("$HOME/.cargo", "cargo home")
             } else {
@@ -204,12 +224,27 @@ pub(crate) fn pair_fix(x: Option<&Finding>, y: Option<&Finding>, opts: &ScanOpti
             };
             let tx = tx.replace("the build directory \0:", "the build directory:");
             return format!(
-                "{} — where {var} is each build's own {what}: {dx} in A, {dy} in B",
+                "{} — {var} standing for each build's {what}: {dx} in A, {dy} in B",
                 tx.replace('\0', var)
             );
         }
     }
     format!("in A: {fx}; in B: {fy}")
+}
+
+/// Two paths that differ in their leading part: each path up to its last component that
+/// differs, when the rest is the same (`/ci/a/proj`, `/ci/b/proj` → `/ci/a`, `/ci/b`).
+fn parting(a: &str, b: &str) -> Option<(String, String)> {
+    let (ca, cb): (Vec<&str>, Vec<&str>) = (a.split('/').collect(), b.split('/').collect());
+    let same_tail = ca
+        .iter()
+        .rev()
+        .zip(cb.iter().rev())
+        .take_while(|(p, q)| p == q)
+        .count();
+    let (na, nb) = (ca.len() - same_tail, cb.len() - same_tail);
+    // At least one component besides the root, and something differing.
+    (na > 1 && nb > 1 && a != b).then(|| (ca[..na].join("/"), cb[..nb].join("/")))
 }
 
 /// Two 4- or 8-byte little-endian values that are both times between 2000 and 2100.
@@ -463,5 +498,59 @@ mod tests {
         assert!(decimal_time(b"n=123456", &(3..5), b"n=129956", &(3..5)).is_none());
         // Text around that is not all digits: not a decimal time.
         assert!(decimal_time(b"abc", &(0..2), b"abd", &(0..2)).is_none());
+    }
+    #[test]
+    fn two_paths_part_where_they_differ() {
+        assert_eq!(
+            parting("/ci/w/a/proj", "/ci/w/a-longer-b/proj"),
+            Some(("/ci/w/a".into(), "/ci/w/a-longer-b".into()))
+        );
+        assert_eq!(
+            parting("/ci/a/proj/src/x.c", "/home/u/b/proj/src/x.c"),
+            Some(("/ci/a".into(), "/home/u/b".into()))
+        );
+        assert_eq!(parting("/a/x", "/a/x"), None);
+        assert_eq!(parting("x", "y"), None);
+    }
+
+    #[test]
+    fn a_fix_for_two_build_directories_names_both() {
+        let opts = ScanOptions::default();
+        let find = |p: &str| {
+            let mut out = Vec::new();
+            crate::detect::patterns::detect(
+                format!("{p}\0").as_bytes(),
+                &Location::file(""),
+                &opts,
+                &mut out,
+            );
+            out.into_iter()
+                .find(|f| f.rule.id == "absolute-path")
+                .unwrap_or_else(|| panic!("no finding for {p}"))
+        };
+        // The comp_dir of two checkouts: the guess from one path alone (`/tmp/ci`) would
+        // not make them equal; where the two paths part does.
+        let (a, b) = (
+            find("/tmp/ci/job-1/proj"),
+            find("/tmp/ci/job-1-longer/proj"),
+        );
+        let fix = pair_fix(Some(&a), Some(&b), &opts);
+        assert!(fix.contains("-ffile-prefix-map=$PWD=."), "{fix}");
+        assert!(
+            fix.contains("/tmp/ci/job-1 in A, /tmp/ci/job-1-longer in B"),
+            "{fix}"
+        );
+        // A source file in a checkout: the checkout (the directory holding `src`).
+        let (c, d) = (
+            find("/tmp/ci/job-1/proj/src/main.c"),
+            find("/tmp/ci/job-1-longer/proj/src/main.c"),
+        );
+        let fix = pair_fix(Some(&c), Some(&d), &opts);
+        assert!(
+            fix.contains("/tmp/ci/job-1/proj in A, /tmp/ci/job-1-longer/proj in B"),
+            "{fix}"
+        );
+        assert!(pair_fix(Some(&a), None, &opts).starts_with("in A: "));
+        assert_eq!(pair_fix(Some(&a), Some(&a), &opts), a.fix_text());
     }
 }

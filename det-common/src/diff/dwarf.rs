@@ -24,6 +24,12 @@ use std::collections::BTreeMap;
 type Slice<'a> = EndianSlice<'a, RunTimeEndian>;
 type Dwarf<'a> = gimli::Dwarf<Slice<'a>>;
 type Unit<'a> = gimli::Unit<Slice<'a>>;
+/// An attribute's name and its value on each side (absent on one).
+type AttrPair<'a> = (
+    gimli::DwAt,
+    Option<AttributeValue<Slice<'a>>>,
+    Option<AttributeValue<Slice<'a>>>,
+);
 /// A line row as compared: file index, line, column (the address moves with the code).
 type RowKey = (u64, u64, u64);
 type Rows<'a> = gimli::LineRows<Slice<'a>, gimli::IncompleteLineProgram<Slice<'a>>>;
@@ -76,20 +82,48 @@ impl Loaded<'_> {
     }
 }
 
-/// A compared value of an attribute.
-#[derive(PartialEq, Eq)]
+/// A compared value of an attribute: a string, or a constant kept as gimli read it (turned
+/// into text only when it differs).
+#[derive(PartialEq)]
 enum Val<'a> {
     Str(&'a [u8]),
-    Num(String),
+    Const(AttributeValue<Slice<'a>>),
     /// Not compared (an address, an offset, a reference, an expression).
     Skip,
 }
 
 impl Val<'_> {
     fn text(&self) -> String {
+        use AttributeValue as A;
         match self {
             Val::Str(s) => String::from_utf8_lossy(s).into_owned(),
-            Val::Num(n) => n.clone(),
+            Val::Const(v) => match v {
+                A::Udata(x) => x.to_string(),
+                A::Sdata(x) => x.to_string(),
+                A::Data16(x) => format!("{x:#x}"),
+                A::Flag(x) => x.to_string(),
+                A::FileIndex(x) => format!("file {x}"),
+                A::Block(b) => {
+                    let b = b.slice();
+                    format!(
+                        "block {}{}",
+                        hex::encode(&b[..b.len().min(64)]),
+                        if b.len() > 64 { "..." } else { "" }
+                    )
+                }
+                A::Language(x) => x.to_string(),
+                A::Encoding(x) => x.to_string(),
+                A::DecimalSign(x) => x.to_string(),
+                A::Endianity(x) => x.to_string(),
+                A::Accessibility(x) => x.to_string(),
+                A::Visibility(x) => x.to_string(),
+                A::Virtuality(x) => x.to_string(),
+                A::IdentifierCase(x) => x.to_string(),
+                A::CallingConvention(x) => x.to_string(),
+                A::Inline(x) => x.to_string(),
+                A::Ordering(x) => x.to_string(),
+                other => format!("{other:?}"),
+            },
             Val::Skip => String::new(),
         }
     }
@@ -133,34 +167,28 @@ fn value<'a>(
             Ok(s) => Val::Str(s.slice()),
             Err(_) => Val::Skip,
         },
-        A::Data1(x) => Val::Num(x.to_string()),
-        A::Data2(x) => Val::Num(x.to_string()),
-        A::Data4(x) => Val::Num(x.to_string()),
-        A::Data8(x) => Val::Num(x.to_string()),
-        A::Data16(x) => Val::Num(format!("{x:#x}")),
-        A::Sdata(x) => Val::Num(x.to_string()),
-        A::Udata(x) => Val::Num(x.to_string()),
-        A::Flag(x) => Val::Num(x.to_string()),
-        A::FileIndex(x) => Val::Num(format!("file {x}")),
-        A::Block(b) => {
-            let b = b.slice();
-            Val::Num(format!(
-                "block {}{}",
-                hex::encode(&b[..b.len().min(64)]),
-                if b.len() > 64 { "..." } else { "" }
-            ))
-        }
-        A::Language(x) => Val::Num(x.to_string()),
-        A::Encoding(x) => Val::Num(x.to_string()),
-        A::DecimalSign(x) => Val::Num(x.to_string()),
-        A::Endianity(x) => Val::Num(x.to_string()),
-        A::Accessibility(x) => Val::Num(x.to_string()),
-        A::Visibility(x) => Val::Num(x.to_string()),
-        A::Virtuality(x) => Val::Num(x.to_string()),
-        A::IdentifierCase(x) => Val::Num(x.to_string()),
-        A::CallingConvention(x) => Val::Num(x.to_string()),
-        A::Inline(x) => Val::Num(x.to_string()),
-        A::Ordering(x) => Val::Num(x.to_string()),
+        // One form for an unsigned constant, whatever its width.
+        A::Data1(x) => Val::Const(A::Udata(x.into())),
+        A::Data2(x) => Val::Const(A::Udata(x.into())),
+        A::Data4(x) => Val::Const(A::Udata(x.into())),
+        A::Data8(x) => Val::Const(A::Udata(x)),
+        A::Data16(_)
+        | A::Sdata(_)
+        | A::Udata(_)
+        | A::Flag(_)
+        | A::FileIndex(_)
+        | A::Block(_)
+        | A::Language(_)
+        | A::Encoding(_)
+        | A::DecimalSign(_)
+        | A::Endianity(_)
+        | A::Accessibility(_)
+        | A::Visibility(_)
+        | A::Virtuality(_)
+        | A::IdentifierCase(_)
+        | A::CallingConvention(_)
+        | A::Inline(_)
+        | A::Ordering(_) => Val::Const(v),
         _ => Val::Skip,
     }
 }
@@ -182,21 +210,18 @@ fn die_name<'a>(
     dwarf: &Dwarf<'a>,
     unit: &Unit<'a>,
     e: &gimli::DebuggingInformationEntry<Slice<'a>>,
-) -> Option<String> {
+) -> Option<&'a [u8]> {
     let v = e.attr_value(gimli::DW_AT_name)?;
-    dwarf
-        .attr_string(unit, v)
-        .ok()
-        .map(|s| String::from_utf8_lossy(s.slice()).into_owned())
+    dwarf.attr_string(unit, v).ok().map(|s| s.slice())
 }
 
-fn label(stack: &[Option<String>], tag: gimli::DwTag, depth: usize) -> String {
+fn label(stack: &[Option<&[u8]>], tag: gimli::DwTag, depth: usize) -> String {
     // Named enclosing entries below the unit, then this one.
-    let names: Vec<&str> = stack
+    let names: Vec<String> = stack
         .iter()
         .take(depth + 1)
         .skip(1)
-        .filter_map(|n| n.as_deref())
+        .filter_map(|n| n.map(|n| String::from_utf8_lossy(n).into_owned()))
         .collect();
     if names.is_empty() {
         tag.to_string()
@@ -223,7 +248,7 @@ fn unit_pair<'a>(
     };
     // Entries, in step.
     let (mut ca, mut cb) = (ua.entries(), ub.entries());
-    let mut stack: Vec<Option<String>> = Vec::new();
+    let mut stack: Vec<Option<&[u8]>> = Vec::new();
     loop {
         let (ea, eb) = match (ca.next_dfs(), cb.next_dfs()) {
             (Ok(Some(x)), Ok(Some(y))) => (x, y),
@@ -271,69 +296,66 @@ fn unit_pair<'a>(
         stack.truncate(depth);
         stack.resize(depth, None);
         stack.push(die_name(da, ua, ea));
-        let here = if depth == 0 {
-            String::new()
-        } else {
-            label(&stack, ea.tag(), depth)
-        };
-        // Attributes by name (the abbreviations may differ).
-        let attrs_b: BTreeMap<gimli::DwAt, AttributeValue<Slice<'a>>> =
-            eb.attrs().iter().map(|a| (a.name(), a.value())).collect();
-        let mut seen = 0;
-        for at in ea.attrs() {
-            let va = value(da, ua, at.name(), at.value());
-            let vb = attrs_b
-                .get(&at.name())
-                .map(|v| value(db, ub, at.name(), *v));
-            if vb.is_some() {
-                seen += 1;
+        let here = || {
+            if depth == 0 {
+                String::new()
+            } else {
+                label(&stack, ea.tag(), depth)
             }
+        };
+        // Attributes pairwise when both entries list the same names (the usual case: the
+        // same abbreviation), else by name.
+        let (xa, xb) = (ea.attrs(), eb.attrs());
+        let pairwise = xa.len() == xb.len() && xa.iter().zip(xb).all(|(p, q)| p.name() == q.name());
+        let mut pairs: Vec<AttrPair<'a>> = Vec::new();
+        if pairwise {
+            for (p, q) in xa.iter().zip(xb) {
+                if p.value() != q.value()
+                    || matches!(
+                        p.value(),
+                        AttributeValue::DebugStrRef(_)
+                            | AttributeValue::DebugLineStrRef(_)
+                            | AttributeValue::DebugStrOffsetsIndex(_)
+                            | AttributeValue::DebugStrRefSup(_)
+                    )
+                {
+                    pairs.push((p.name(), Some(p.value()), Some(q.value())));
+                }
+            }
+        } else {
+            let by_name: BTreeMap<gimli::DwAt, AttributeValue<Slice<'a>>> =
+                xb.iter().map(|a| (a.name(), a.value())).collect();
+            for p in xa {
+                pairs.push((p.name(), Some(p.value()), by_name.get(&p.name()).copied()));
+            }
+            for q in xb {
+                if !xa.iter().any(|p| p.name() == q.name()) {
+                    pairs.push((q.name(), None, Some(q.value())));
+                }
+            }
+        }
+        for (name, pa, pb) in pairs {
+            let va = pa.map(|v| value(da, ua, name, v));
+            let vb = pb.map(|v| value(db, ub, name, v));
             let same = match (&va, &vb) {
-                (Val::Skip, _) | (_, Some(Val::Skip)) => true,
-                (x, Some(y)) => match (x, y) {
-                    (Val::Str(p), Val::Str(q)) => p == q,
-                    (Val::Num(p), Val::Num(q)) => p == q,
-                    _ => false,
-                },
-                (_, None) => false,
+                (Some(Val::Skip), _) | (_, Some(Val::Skip)) => true,
+                (x, y) => x == y,
             };
             if same {
                 continue;
             }
+            let string = matches!(va, Some(Val::Str(_))) || matches!(vb, Some(Val::Str(_)));
             push(
                 Found {
                     cu,
-                    die: here.clone(),
-                    attr: at.name().to_string(),
-                    a: Some(va.text()),
+                    die: here(),
+                    attr: name.to_string(),
+                    a: va.map(|v| v.text()),
                     b: vb.map(|v| v.text()),
-                    string: matches!(va, Val::Str(_)),
+                    string,
                 },
                 out,
             );
-        }
-        if seen < attrs_b.len() {
-            let names_a: Vec<gimli::DwAt> = ea.attrs().iter().map(|a| a.name()).collect();
-            for (name, v) in &attrs_b {
-                if names_a.contains(name) {
-                    continue;
-                }
-                let vb = value(db, ub, *name, *v);
-                if vb == Val::Skip {
-                    continue;
-                }
-                push(
-                    Found {
-                        cu,
-                        die: here.clone(),
-                        attr: name.to_string(),
-                        a: None,
-                        b: Some(vb.text()),
-                        string: matches!(vb, Val::Str(_)),
-                    },
-                    out,
-                );
-            }
         }
     }
     // The line tables: include directories, file names, then the rows.
@@ -471,7 +493,8 @@ fn tag_and_name<'a>(
     format!(
         "{}{}",
         e.tag(),
-        n.map(|n| format!(" {n}")).unwrap_or_default()
+        n.map(|n| format!(" {}", String::from_utf8_lossy(n)))
+            .unwrap_or_default()
     )
 }
 
@@ -486,13 +509,31 @@ pub(super) fn diff(w: &mut Walker, a: &Node, b: &Node, loc: &Location) -> Vec<us
         return Vec::new();
     };
     let (ha, hb) = (units(&da), units(&db));
+    // Units are compared in parallel, each bounded; their values then kept in unit order.
+    use rayon::prelude::*;
+    let per_unit: Vec<(Vec<Found>, usize)> = ha
+        .par_iter()
+        .zip(hb.par_iter())
+        .enumerate()
+        .map(|(i, (x, y))| {
+            let (mut found, mut more) = (Vec::new(), 0);
+            if let (Ok(ux), Ok(uy)) = (da.unit(*x), db.unit(*y)) {
+                unit_pair(i, (&da, &ux), (&db, &uy), max, &mut found, &mut more);
+            }
+            (found, more)
+        })
+        .collect();
     let mut found = Vec::new();
     let mut more = 0usize;
-    for (i, (x, y)) in ha.iter().zip(&hb).enumerate() {
-        let (Ok(ux), Ok(uy)) = (da.unit(*x), db.unit(*y)) else {
-            continue;
-        };
-        unit_pair(i, (&da, &ux), (&db, &uy), max, &mut found, &mut more);
+    for (f, m) in per_unit {
+        more += m;
+        for f in f {
+            if found.len() < max {
+                found.push(f);
+            } else {
+                more += 1;
+            }
+        }
     }
     if ha.len() != hb.len() {
         found.push(Found {

@@ -868,13 +868,13 @@ impl<'o> Walker<'o> {
                     };
                     let (nx, ex) = open(&mut arcs.0, &a.data, x);
                     let (ny, ey) = open(&mut arcs.1, &b.data, y);
-                    let before = self.diffs.len();
                     let mut first = None;
                     for (side, e) in [("A", ex), ("B", ey)] {
                         if let Some(e) = e {
                             first = first.or(self.error(&mloc, format!("side {side}: {e}")));
                         }
                     }
+                    let content = self.diffs.len();
                     if let (Some(nx), Some(ny)) = (nx, ny) {
                         if first.is_some() {
                             let (nx, ny) = common_prefix_nodes(&nx, &ny);
@@ -883,7 +883,9 @@ impl<'o> Walker<'o> {
                             self.node(&nx, &ny, &mloc, depth + 1);
                         }
                     }
-                    first.or((self.diffs.len() > before).then_some(before))
+                    // A CRC and sizes follow from the content that differs, else from
+                    // the limit that kept it from being read.
+                    (self.diffs.len() > content).then_some(content).or(first)
                 }
             } else {
                 let before = self.diffs.len();
