@@ -1,6 +1,6 @@
 //! Hostile input (issue 7): small files that used to crash det-scan, hang it or drive it to
 //! many GiB. Every input is made here; every case runs the real binary as a child process
-//! bounded to 5 s and 512 MiB of peak RSS. See `hostile_support` for the harness and for how
+//! bounded to 5 s of CPU and 512 MiB of peak RSS. See `hostile_support` for the harness and for how
 //! to measure another binary (`DET_HOSTILE_BIN`, `DET_HOSTILE_REPORT=1`).
 
 mod hostile_support;

@@ -13,7 +13,7 @@
 #[path = "../../cargo-detscan/tests/hostile_support/mod.rs"]
 mod hostile_support;
 
-use hostile_support::{Run, binary, run_bounded, serial};
+use hostile_support::{HANG_SECONDS, Run, binary, run_bounded, serial};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,7 +26,8 @@ fn full() -> bool {
     std::env::var_os("DET_DIFF_FULL").is_some()
 }
 
-/// The bounds of one case: wall seconds and peak RSS in MiB.
+/// The bounds of one case: CPU seconds (all threads; load-independent, unlike wall time)
+/// and peak RSS in MiB.
 fn bounds() -> (f64, u64) {
     if full() { (30.0, 512) } else { (10.0, 256) }
 }
@@ -36,15 +37,15 @@ fn diff(name: &str, args: &[&str], dir: &Path) -> (Run, Value) {
     let (secs, mib) = bounds();
     let mut all = vec!["diff", "--format", "json"];
     all.extend_from_slice(args);
-    let run = run_bounded(&bin(), &all, dir, secs * 2.0, mib * 2);
+    let run = run_bounded(&bin(), &all, dir, HANG_SECONDS, mib * 2);
     eprintln!(
-        "{name}: {:.2} s, {} MiB peak RSS, exit {:?}",
-        run.seconds, run.peak_rss_mib, run.code
+        "{name}: {:.2} s CPU ({:.2} s wall), {} MiB peak RSS, exit {:?}",
+        run.cpu_seconds, run.seconds, run.peak_rss_mib, run.code
     );
     assert!(
-        run.killed_by_harness.is_none() && run.seconds <= secs && run.peak_rss_mib <= mib,
-        "{name}: {:.2} s, {} MiB peak RSS ({:?}); bounds {secs} s, {mib} MiB\nstderr: {}",
-        run.seconds,
+        run.killed_by_harness.is_none() && run.cpu_seconds <= secs && run.peak_rss_mib <= mib,
+        "{name}: {:.2} s CPU, {} MiB peak RSS ({:?}); bounds {secs} s CPU, {mib} MiB\nstderr: {}",
+        run.cpu_seconds,
         run.peak_rss_mib,
         run.killed_by_harness,
         run.stderr()
