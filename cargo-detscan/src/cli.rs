@@ -41,7 +41,15 @@ Rules and their fixes: docs/rules.md, or `--list-rules`.";
 
 /// Scan binaries, archives, command lines and cargo projects for reproducibility leaks.
 #[derive(clap::Args, Debug)]
-#[command(version, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+// One usage line for every error: clap's own lists the options the user gave, so
+// `--format json --bogus` printed `cargo det-scan --format <FORMAT> [PATH]...`, which reads
+// as if --format were required.
+#[command(
+    version,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    override_usage = "cargo det-scan [OPTIONS] [PATH]... [-- <CMD>...]"
+)]
 pub struct ScanArgs {
     /// Files or directories to scan (walked recursively in sorted order)
     #[arg(value_name = "PATH")]

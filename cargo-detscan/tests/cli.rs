@@ -471,6 +471,15 @@ fn errors_say_each_thing_once() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A usage error does not print a usage line that makes the options given look required.
+    let out = det_scan(d.path(), &["--format", "json", "--bogus", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Usage: cargo det-scan [OPTIONS] [PATH]..."),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("--format <FORMAT>"), "{stderr}");
 }
 
 /// Issue 14.5: the text view shows low and above; JSON keeps the info findings.
