@@ -26,14 +26,14 @@ jobs:
            det-scan finds in each, with the fix; then the det-verify story: --raw on
            rust-buildrs-time (not reproducible: the .rodata time, culprit `time`, the fix),
            and with det-build (reproducible)
-  bench    measure det-scan's throughput beside BLAKE3 hashing, the shim's overhead, and
-           cargo det-build beside cargo build (wall time from scratch; sccache hits across
-           two checkouts), normalize beside strip-nondeterminism, and cargo det-verify diff
-           beside diffoscope (wall time, peak memory, every place diffoscope reports as
-           differing checked against det's report), cargo det-verify against N plain
-           builds and the culprit search's extra builds; `bench build`, `bench normalize`,
-           `bench diff` (`bench diff ac`: only pairs a and c) and `bench verify` run only
-           those parts
+  bench    measure det-scan's throughput beside BLAKE3 hashing, b3sum and ripgrep, the
+           shim's overhead, cargo det-build beside cargo build (wall time from scratch;
+           sccache hits across two checkouts), normalize beside strip-nondeterminism,
+           cargo det-verify diff beside diffoscope (wall time, peak memory, every place
+           diffoscope reports as differing checked against det's report), cargo det-verify
+           against N plain builds and the culprit search's extra builds; `bench scan`,
+           `bench build`, `bench normalize`, `bench diff` (`bench diff ac`: only pairs a
+           and c) and `bench verify` run only those parts
   docs     regenerate docs/rules.md from the rules table
 ";
 
@@ -60,6 +60,7 @@ fn run() -> Result<()> {
         Some("bench") if args.get(1).map(String::as_str) == Some("verify") => {
             bench_verify::run(&ws)
         }
+        Some("bench") if args.get(1).map(String::as_str) == Some("scan") => bench::scan(&ws),
         Some("bench") => bench::run(&ws),
         Some("docs") => docs::run(&ws),
         Some("hash-tree") if args.len() == 2 => bench::hash_tree(Path::new(&args[1])),
