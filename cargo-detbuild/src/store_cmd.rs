@@ -39,8 +39,17 @@ pub enum StoreCommand {
     },
     /// Print one entry's manifest (the closure, or a prefix naming one entry)
     Show { closure: String },
-    /// Re-hash every output of every entry against its manifest; report damage (exit 1)
+    /// Re-hash every output of every entry against its manifest, and every stored
+    /// toolchain against its id; report damage (exit 1)
     Verify,
+    /// Record a toolchain's files (the compiler and its lib directory) under its id, so
+    /// that a manifest's toolchain id can be resolved back to the exact bytes
+    AddToolchain {
+        /// Which toolchain: the rustc cargo would use (rustup's active one, or $RUSTC), or
+        /// zig ($ZIG, PATH, or Python's ziglang package)
+        #[arg(value_parser = ["rustc", "zig"])]
+        which: String,
+    },
     /// Remove the least recently used entries beyond N (never one a build is using), and
     /// what interrupted builds left behind
     Gc {
@@ -151,12 +160,59 @@ pub fn run(args: StoreArgs) -> Result<ExitCode> {
                 bad += 1;
                 write(format!("damaged {c}: {why}"))?;
             }
+            let (mut tgood, mut tbad) = (0, 0);
+            for t in store.toolchains()? {
+                match store.check_toolchain(&t) {
+                    Ok(()) => tgood += 1,
+                    Err(why) => {
+                        tbad += 1;
+                        write(format!(
+                            "damaged toolchain {} {} {}: {why}",
+                            t.name, t.version, t.id
+                        ))?;
+                    }
+                }
+            }
             write(format!("{good} entries good, {bad} damaged"))?;
+            if tgood + tbad > 0 {
+                write(format!("{tgood} toolchains good, {tbad} damaged"))?;
+            }
+            bad += tbad;
             Ok(if bad > 0 {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        StoreCommand::AddToolchain { which } => {
+            let (toolchain, binary, lib) = if which == "zig" {
+                let zig = det_common::toolchain::find_zig().ok_or_else(|| {
+                    anyhow::anyhow!("zig not found: set ZIG, put zig on PATH, or `python3 -m pip install ziglang`")
+                })?;
+                let t = det_common::toolchain::identify_zig(&zig)?;
+                let lib = det_common::toolchain::zig_lib_dir(&t.path)?;
+                let bin = t.path.clone();
+                (t, bin, lib)
+            } else {
+                let env = |k: &str| std::env::var_os(k);
+                let rustc = det_common::toolchain::find_rustc(&env)
+                    .ok_or_else(|| anyhow::anyhow!("no rustc found: install Rust or set RUSTC"))?;
+                let info = det_common::toolchain::rustc_info(&rustc)?;
+                let t = det_common::toolchain::identify_rustc(&rustc)?;
+                let bin = t.path.clone();
+                (t, bin, info.sysroot.join("lib"))
+            };
+            match store.add_toolchain(&toolchain, &binary, &lib)? {
+                det_common::store::AddedToolchain::New { files, bytes } => write(format!(
+                    "stored {} {} as toolchain {} ({files} files, {bytes} bytes)",
+                    toolchain.name, toolchain.version, toolchain.id
+                ))?,
+                det_common::store::AddedToolchain::Existing => write(format!(
+                    "{} {} (toolchain {}) is already in the store",
+                    toolchain.name, toolchain.version, toolchain.id
+                ))?,
+            }
+            Ok(ExitCode::SUCCESS)
         }
         StoreCommand::Gc { keep } => {
             let r = store.gc(keep)?;

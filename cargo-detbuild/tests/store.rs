@@ -466,3 +466,59 @@ fn store_ls_show_verify_and_gc() {
         stderr(&nothing)
     );
 }
+
+/// `store add-toolchain zig`: zig's binary and lib directory under its toolchain id, the
+/// copy hashing to that id; a second add finds it; damage is found by `store verify`.
+#[test]
+fn a_toolchain_is_stored_under_its_id() {
+    let Some(zig) = det_common::toolchain::zig_for_test("a_toolchain_is_stored_under_its_id")
+    else {
+        return;
+    };
+    let id = det_common::toolchain::identify_zig(&zig).unwrap().id;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir(&store).unwrap();
+    let add = || {
+        std::process::Command::new(det_build())
+            .args(["det-build", "store", "--store"])
+            .arg(&store)
+            .args(["add-toolchain", "zig"])
+            .env("ZIG", &zig)
+            .output()
+            .unwrap()
+    };
+    let first = add();
+    assert_ok(&first, "add-toolchain zig");
+    let out = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(out.contains(&format!("as toolchain {id}")), "{out}");
+    let stored = store.join("toolchains").join(&id);
+    let binary = stored.join("files/bin/zig");
+    assert_eq!(
+        det_common::toolchain::toolchain_id(&binary, &stored.join("files/lib")).unwrap(),
+        id,
+        "the stored bytes resolve back to the id"
+    );
+    let again = add();
+    assert_ok(&again, "add-toolchain zig again");
+    assert!(String::from_utf8_lossy(&again.stdout).contains("is already in the store"));
+    assert!(store_cmd(&store, &["verify"]).status.success());
+    // Damage one file of zig's standard library.
+    let std_file = walkdir::WalkDir::new(stored.join("files/lib/std"))
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_type().is_file())
+        .unwrap()
+        .into_path();
+    let mut bytes = std::fs::read(&std_file).unwrap();
+    bytes.push(b'\n');
+    std::fs::write(&std_file, bytes).unwrap();
+    let verify = store_cmd(&store, &["verify"]);
+    assert_eq!(verify.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&verify.stdout).into_owned();
+    assert!(
+        out.contains("damaged toolchain zig") && out.contains(&id),
+        "{out}"
+    );
+}

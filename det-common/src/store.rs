@@ -477,6 +477,175 @@ impl Store {
     }
 }
 
+/// The schema of a stored toolchain's `toolchain.json`.
+pub const TOOLCHAIN_SCHEMA: &str = "det-toolchain/1";
+
+/// A toolchain in the store: `toolchains/<id>/toolchain.json` and its files under
+/// `toolchains/<id>/files/` (`bin/<binary>` and `lib/`), whose toolchain id
+/// ([`crate::toolchain::toolchain_id`]) is `<id>`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredToolchain {
+    /// The binary, relative to `files/` (`bin/zig`).
+    pub binary: String,
+    pub id: String,
+    /// The library directory, relative to `files/` (`lib`).
+    pub lib: String,
+    /// `rustc`, `zig`, ...
+    pub name: String,
+    pub schema: String,
+    pub version: String,
+}
+
+/// What [`Store::add_toolchain`] did.
+#[derive(Debug)]
+pub enum AddedToolchain {
+    New { files: u64, bytes: u64 },
+    Existing,
+}
+
+impl Store {
+    /// The directory of the toolchain `id` (which need not exist).
+    pub fn toolchain_dir(&self, id: &str) -> PathBuf {
+        self.root.join("toolchains").join(id)
+    }
+
+    /// Record `toolchain` (its `binary` and `lib` directory, which it was identified from)
+    /// under its id: copied under `tmp/`, hashed again there (the copy must have the id),
+    /// and renamed into `toolchains/` in one step.
+    pub fn add_toolchain(
+        &self,
+        toolchain: &crate::toolchain::Toolchain,
+        binary: &Path,
+        lib: &Path,
+    ) -> Result<AddedToolchain> {
+        let id = &toolchain.id;
+        if !is_closure(id) {
+            return Err(Error::invalid(
+                binary,
+                format!("{id:?} is not a toolchain id"),
+            ));
+        }
+        let dest = self.toolchain_dir(id);
+        if dest.join("toolchain.json").is_file() {
+            return Ok(AddedToolchain::Existing);
+        }
+        std::fs::create_dir_all(self.root.join("toolchains"))
+            .map_err(|e| Error::io(self.root.join("toolchains"), e))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!("toolchain-{}.", &id[..16]))
+            .tempdir_in(self.root.join("tmp"))
+            .map_err(|e| Error::io(self.root.join("tmp"), e))?;
+        let writing = std::fs::File::open(tmp.path()).map_err(|e| Error::io(tmp.path(), e))?;
+        // SAFETY: an open descriptor.
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&writing), libc::LOCK_EX) };
+        let name = binary
+            .file_name()
+            .ok_or_else(|| Error::invalid(binary, "no file name"))?
+            .to_string_lossy()
+            .into_owned();
+        let files = tmp.path().join("files");
+        std::fs::create_dir_all(files.join("bin")).map_err(|e| Error::io(&files, e))?;
+        clone_or_copy(binary, &files.join("bin").join(&name))?;
+        let (mut count, mut bytes) = (1u64, std::fs::metadata(binary).map_or(0, |m| m.len()));
+        for e in walkdir::WalkDir::new(lib)
+            .follow_links(false)
+            .sort_by_file_name()
+        {
+            let e = e.map_err(|e| {
+                let p = e.path().unwrap_or(lib).to_path_buf();
+                Error::invalid(p, e.to_string())
+            })?;
+            let rel = e.path().strip_prefix(lib).expect("below lib");
+            let to = files.join("lib").join(rel);
+            let ft = e.file_type();
+            if ft.is_dir() {
+                std::fs::create_dir_all(&to).map_err(|e| Error::io(&to, e))?;
+            } else if ft.is_symlink() {
+                let target = std::fs::read_link(e.path()).map_err(|x| Error::io(e.path(), x))?;
+                std::os::unix::fs::symlink(&target, &to).map_err(|e| Error::io(&to, e))?;
+            } else if ft.is_file() {
+                clone_or_copy_unsynced(e.path(), &to)?;
+                count += 1;
+                bytes += e.metadata().map_or(0, |m| m.len());
+            }
+        }
+        // Thousands of files: one syncfs for all of them, before the rename publishes them.
+        // SAFETY: an open descriptor.
+        unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&writing)) };
+        let copied =
+            crate::toolchain::toolchain_id(&files.join("bin").join(&name), &files.join("lib"))?;
+        if &copied != id {
+            return Err(Error::invalid(
+                binary,
+                format!(
+                    "its copy in the store hashes to {copied}, not {id} (did it change while it was copied?)"
+                ),
+            ));
+        }
+        let record = StoredToolchain {
+            binary: format!("bin/{name}"),
+            id: id.clone(),
+            lib: "lib".into(),
+            name: toolchain.name.clone(),
+            schema: TOOLCHAIN_SCHEMA.into(),
+            version: toolchain.version.to_string(),
+        };
+        let mut json = serde_json::to_vec_pretty(&record).expect("serializes");
+        json.push(b'\n');
+        let rpath = tmp.path().join("toolchain.json");
+        std::fs::write(&rpath, json).map_err(|e| Error::io(&rpath, e))?;
+        let built = tmp.keep();
+        let renamed = std::fs::rename(&built, &dest);
+        drop(writing);
+        match renamed {
+            Ok(()) => Ok(AddedToolchain::New {
+                files: count,
+                bytes,
+            }),
+            Err(_) if dest.join("toolchain.json").is_file() => {
+                let _ = std::fs::remove_dir_all(&built);
+                Ok(AddedToolchain::Existing)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&built);
+                Err(Error::io(&dest, e))
+            }
+        }
+    }
+
+    /// The toolchains in the store, by id.
+    pub fn toolchains(&self) -> Result<Vec<StoredToolchain>> {
+        let dir = self.root.join("toolchains");
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for e in rd.filter_map(|e| e.ok()) {
+            let p = e.path().join("toolchain.json");
+            let bytes = std::fs::read(&p).map_err(|x| Error::io(&p, x))?;
+            let t: StoredToolchain = serde_json::from_slice(&bytes)
+                .map_err(|x| Error::invalid(&p, format!("malformed {TOOLCHAIN_SCHEMA}: {x}")))?;
+            out.push(t);
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    /// Hash a stored toolchain's files again: they must still have its id.
+    pub fn check_toolchain(&self, t: &StoredToolchain) -> std::result::Result<(), String> {
+        let files = self.toolchain_dir(&t.id).join("files");
+        let (Some(b), Some(l)) = (safe_relative(&t.binary), safe_relative(&t.lib)) else {
+            return Err("its record names files outside it".into());
+        };
+        let got = crate::toolchain::toolchain_id(&files.join(b), &files.join(l))
+            .map_err(|e| e.to_string())?;
+        if got != t.id {
+            return Err(format!("its files hash to {got}"));
+        }
+        Ok(())
+    }
+}
+
 /// What [`Store::gc`] did.
 #[derive(Debug, Default)]
 pub struct Gc {
@@ -525,13 +694,20 @@ fn copy_atomically(from: &Path, to: &Path) -> Result<()> {
 
 /// Copy `from` to the new file `to` (reflink or copy), keeping its permissions, synced.
 fn clone_or_copy(from: &Path, to: &Path) -> Result<()> {
+    clone_or_copy_unsynced(from, to)?;
+    std::fs::File::open(to)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(to, e))
+}
+
+/// [`clone_or_copy`] without the sync (for many files, synced at once by `syncfs`).
+fn clone_or_copy_unsynced(from: &Path, to: &Path) -> Result<()> {
     let f = std::fs::File::create(to).map_err(|e| Error::io(to, e))?;
     clone_into(from, &f)?;
     let perm = std::fs::metadata(from)
         .map_err(|e| Error::io(from, e))?
         .permissions();
-    f.set_permissions(perm).map_err(|e| Error::io(to, e))?;
-    f.sync_all().map_err(|e| Error::io(to, e))
+    f.set_permissions(perm).map_err(|e| Error::io(to, e))
 }
 
 /// The content of `from` into the empty file `to`: a reflink (FICLONE: the blocks are

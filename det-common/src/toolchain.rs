@@ -485,13 +485,7 @@ pub fn identify_zig(zig: &Path) -> Result<Toolchain> {
     let version = Version::parse(out.trim())
         .ok_or_else(|| Error::invalid(zig, format!("`zig version` said {:?}", out.trim())))?;
     let binary = std::fs::canonicalize(zig).map_err(|e| Error::io(zig, e))?;
-    let dir = binary.parent().unwrap_or(Path::new("."));
-    // Release tarballs and the PyPI package put lib/ next to the binary; distribution
-    // packages put the binary in bin/ and the library in ../lib/zig.
-    let lib = [dir.join("lib"), dir.join("../lib/zig")]
-        .into_iter()
-        .find(|d| d.join("std").is_dir())
-        .ok_or_else(|| Error::invalid(&binary, "zig's lib directory (with std/) not found"))?;
+    let lib = zig_lib_dir(&binary)?;
     let id = toolchain_id(&binary, &lib)?;
     Ok(Toolchain {
         name: "zig".into(),
@@ -499,6 +493,16 @@ pub fn identify_zig(zig: &Path) -> Result<Toolchain> {
         version,
         id,
     })
+}
+
+/// The `lib` directory of the zig binary `binary` (canonical): release tarballs and the
+/// PyPI package put it next to the binary, distribution packages at `../lib/zig`.
+pub fn zig_lib_dir(binary: &Path) -> Result<PathBuf> {
+    let dir = binary.parent().unwrap_or(Path::new("."));
+    [dir.join("lib"), dir.join("../lib/zig")]
+        .into_iter()
+        .find(|d| d.join("std").is_dir())
+        .ok_or_else(|| Error::invalid(binary, "zig's lib directory (with std/) not found"))
 }
 
 /// BLAKE3 over a compiler binary's content and the tree hash of its library directory.
