@@ -197,7 +197,8 @@ pub struct DiffArgs {
     pub max_depth: u32,
 
     /// The largest decompressed member or stream, in MiB (bomb protection): a member that
-    /// would exceed it on either side is reported as not compared, never read further
+    /// exceeds it on either side is reported, and compared only as far as both sides were
+    /// read
     #[arg(
         long,
         default_value_t = 1024,

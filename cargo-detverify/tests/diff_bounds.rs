@@ -29,7 +29,7 @@ fn full() -> bool {
 /// The bounds of one case: CPU seconds (all threads; load-independent, unlike wall time)
 /// and peak RSS in MiB.
 fn bounds() -> (f64, u64) {
-    if full() { (30.0, 512) } else { (10.0, 256) }
+    if full() { (60.0, 512) } else { (10.0, 256) }
 }
 
 /// Run `cargo det-verify diff --format json args` in `dir` within [`bounds`].
