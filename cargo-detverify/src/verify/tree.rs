@@ -11,7 +11,9 @@ use anyhow::{Context, Result, bail};
 
 /// The relative paths of the files to copy, sorted.
 pub fn source_files(root: &Path) -> Result<Vec<PathBuf>> {
-    let mut files = match git_files(root) {
+    // A tree git lists nothing of is not git's to describe (a project inside an ignored
+    // directory of another repository, such as a copy under its target/): every file.
+    let mut files = match git_files(root).filter(|f| !f.is_empty()) {
         Some(f) => f,
         None => walk(root)?,
     };
