@@ -586,3 +586,49 @@ fn html_groups_findings_highest_first() {
     let msg = det_common::rules::get("debug-comp-dir").message;
     assert_eq!(html.matches(msg).count(), 1, "the message once per group");
 }
+
+/// Issue 14 (precision on fd-find): a date that is an option's example in a program's help
+/// text (`--change-newer-than '2018-10-27 10:00:00'`) is low, while the build's own time
+/// (`__DATE__ " " __TIME__`) in the same binary stays high.
+#[test]
+fn an_options_example_date_in_help_text_is_low() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("help.c"),
+        "#include <stdio.h>\n\
+         static const char *help = \"Examples:\\n    --change-newer-than '2018-10-27 10:00:00'\\n\";\n\
+         static const char *built = \"built \" __DATE__ \" \" __TIME__;\n\
+         int main(int argc, char **argv) { puts(argc > 1 ? help : built); return 0; }\n",
+    )
+    .unwrap();
+    let st = Command::new("gcc")
+        .args(["-O1", "-Wno-date-time", "-o", "help", "help.c"])
+        .current_dir(d.path())
+        .env_remove("SOURCE_DATE_EPOCH")
+        .status()
+        .expect("gcc runs");
+    assert!(st.success());
+    let v = json(&det_scan(
+        d.path(),
+        &["--format", "json", "--fail-on", "none", "help"],
+    ));
+    let sev_of = |pred: &dyn Fn(&str) -> bool| -> Vec<String> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| pred(f["evidence"].as_str().unwrap()))
+            .map(|f| format!("{} {}", f["rule"], f["severity"]))
+            .collect()
+    };
+    assert_eq!(
+        sev_of(&|e| e.contains("2018-10-27")),
+        vec![r#""embedded-date" "low""#],
+        "{v:#}"
+    );
+    let build_time = sev_of(&|e| !e.contains("2018") && e.contains(':'));
+    assert!(
+        build_time.iter().any(|s| s.ends_with(r#""high""#)),
+        "{build_time:?} {v:#}"
+    );
+}

@@ -431,6 +431,15 @@ pub(crate) fn calibrate(
             }
             calibrate("embedded-date", evidence, Text(k), opts)
         }
+        // An option's example value in help text (see `patterns::EXAMPLE_DATE`).
+        (super::patterns::EXAMPLE_DATE, _) => Some((
+            "embedded-date",
+            Severity::Low,
+            match content {
+                Text(k) => Some(super::fixes::text_date_fix(k)),
+                Compiled => None,
+            },
+        )),
         ("embedded-date", Text(k @ (Changelog | Catalog))) => Some((
             "embedded-date",
             Severity::Info,

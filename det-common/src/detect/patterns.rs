@@ -861,9 +861,41 @@ fn iso_date_at(d: &[u8], i: usize, norm: &Normalized, hits: &mut Vec<Hit>) -> Op
         y as i32, mon as u8, day as u8, h as u32, mi as u32, s as u32, offset_s,
     );
     if !t.is_some_and(|t| norm_time(norm, t)) {
-        hits.push(hit(d, i - 4, e, "embedded-date"));
+        let rule = if is_option_value(d, i - 4) {
+            EXAMPLE_DATE
+        } else {
+            "embedded-date"
+        };
+        hits.push(hit(d, i - 4, e, rule));
     }
     Some(e)
+}
+
+/// A date given as a command-line option's value (`--newer-than '2018-10-27 10:00:00'`,
+/// `-d 2004-02-29T16:21`): an example in a program's help text, not the time it was built.
+/// The calibration reports it as a low `embedded-date`.
+pub(crate) const EXAMPLE_DATE: &str = "embedded-date-example";
+
+/// Whether the match starting at `s` is the value of an option: after `--name ` or
+/// `--name=` (or `-x `), with an optional quote.
+fn is_option_value(d: &[u8], s: usize) -> bool {
+    let mut j = s;
+    if j > 0 && matches!(d[j - 1], b'\'' | b'"') {
+        j -= 1;
+    }
+    if j == 0 || !matches!(d[j - 1], b' ' | b'=') {
+        return false;
+    }
+    let end = j - 1;
+    let mut k = end;
+    while k > 0 && end - k < 64 && (d[k - 1].is_ascii_alphanumeric() || d[k - 1] == b'-') {
+        k -= 1;
+    }
+    match &d[k..end] {
+        [b'-', b'-', c, ..] => c.is_ascii_alphabetic(),
+        [b'-', c] => c.is_ascii_alphabetic(),
+        _ => false,
+    }
 }
 
 /// An 8-4-4-4-12 hex UUID whose first `-` is at `i`.
@@ -1081,6 +1113,44 @@ mod tests {
             scan(b"Date: Mon, 23 Nov 2026 01:02:03 +0000\n"),
             one("embedded-date", 6, "Mon, 23 Nov 2026 01:02:03 +0000")
         );
+    }
+
+    #[test]
+    fn an_options_example_date_is_low() {
+        use crate::rules::Severity;
+        let sev = |data: &[u8]| {
+            let mut out = Vec::new();
+            detect(
+                data,
+                &Location::file("f"),
+                &ScanOptions::default(),
+                &mut out,
+            );
+            out.into_iter()
+                .map(|f| (f.rule.id, f.severity(), f.evidence))
+                .collect::<Vec<_>>()
+        };
+        let low = |ev: &str| vec![("embedded-date", Severity::Low, ev.to_owned())];
+        // fd's help text.
+        assert_eq!(
+            sev(b"Examples: {n}    --change-newer-than '2018-10-27 10:00:00' {n}"),
+            low("2018-10-27 10:00:00")
+        );
+        assert_eq!(sev(b"--newer=2018-10-27T10:00"), low("2018-10-27T10:00"));
+        assert_eq!(
+            sev(b"date -d \"2004-02-29 16:21:42\""),
+            low("2004-02-29 16:21:42")
+        );
+        // Not an option's value: the build time after a word, a lone dash or `--`.
+        for data in [
+            &b"built 2026-11-23T01:02:03Z"[..],
+            b"x - 2026-11-23 01:02:03",
+            b"x -- 2026-11-23 01:02:03",
+        ] {
+            let got = sev(data);
+            assert_eq!(got.len(), 1, "{got:?}");
+            assert!(got[0].1 >= Severity::Medium, "{got:?}");
+        }
     }
 
     #[test]
