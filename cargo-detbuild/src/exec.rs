@@ -38,6 +38,11 @@ pub(crate) struct ExecArgs {
     /// Keep this environment variable (repeatable)
     #[arg(long, value_name = "VAR")]
     keep_env: Vec<String>,
+    /// The build's output directory, relative to the working directory (created if
+    /// missing; repeatable): the project is then read-only and only these are writable.
+    /// Without it the whole working directory is writable (in-tree builds)
+    #[arg(long, value_name = "DIR")]
+    build_dir: Vec<PathBuf>,
     /// Build where the project is, with path remapping only
     #[arg(long)]
     no_canonical_root: bool,
@@ -53,7 +58,7 @@ pub(crate) struct ExecArgs {
 
 pub(crate) const AFTER_HELP: &str = "\
 The working directory is the project: it appears at /det/src in the canonical root and is
-writable (in-tree builds write there); CC, CXX and AR (and the cc crate's per-target forms)
+writable (in-tree builds write there), or read-only but for each --build-dir; CC, CXX and AR (and the cc crate's per-target forms)
 are det's wrapper. The command's output and exit status are its own.
 
 Example:
@@ -122,7 +127,7 @@ pub(crate) fn run(args: ExecArgs, status: &Status) -> Result<ExitCode> {
         keep_env: args.keep_env.clone(),
         canonical_root: !args.no_canonical_root,
         network: true,
-        writable_source: true,
+        writable_source: args.build_dir.is_empty(),
         shim,
         user_rustflags: user_rustflags.clone(),
         verbose: false,
@@ -133,6 +138,36 @@ pub(crate) fn run(args: ExecArgs, status: &Status) -> Result<ExitCode> {
         .to_canonical(&cwd)
         .filter(|_| plan.sandbox.is_some())
         .unwrap_or_else(|| cwd.clone());
+    // Read-only inputs, writable build directories (`--build-dir`): each mounted writable
+    // over the read-only project, after it.
+    for dir in &args.build_dir {
+        if dir.is_absolute()
+            || dir
+                .components()
+                .any(|c| c == std::path::Component::ParentDir)
+        {
+            bail!(
+                "--build-dir {}: must be a directory inside the working directory, given relative to it",
+                dir.display()
+            );
+        }
+        let host_dir = cwd.join(dir);
+        std::fs::create_dir_all(&host_dir)
+            .with_context(|| format!("creating the build directory {}", host_dir.display()))?;
+        match plan
+            .layout
+            .to_canonical(&host_dir)
+            .filter(|_| plan.sandbox.is_some())
+        {
+            Some(seen) => {
+                plan.mount(&host_dir, &seen.to_string_lossy(), true);
+            }
+            None => status.warn(&format!(
+                "--build-dir {}: the project cannot be made read-only without the canonical root",
+                dir.display()
+            )),
+        }
+    }
     // zig and its cache at fixed paths in the root (zig's libc start files carry its
     // install path); in the fallback, at the host's paths, said and recorded.
     let zig = match args.cc {

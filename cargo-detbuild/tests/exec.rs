@@ -360,3 +360,60 @@ fn zig_installed_at_two_paths_gives_identical_outputs() {
     let uncovered = m["canonical_root"]["uncovered"].to_string();
     assert!(uncovered.contains("zig's libc start files"), "{m}");
 }
+
+/// Issue 9: read-only inputs with the build directory writable. With `--build-dir out` the
+/// command may write in out/ but not in the project: the write fails, the source is
+/// untouched, and out/ holds what the build made.
+#[test]
+fn build_dir_is_writable_and_the_project_read_only() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(t.path().join("src.txt"), "source\n").unwrap();
+    let run = |script: &str| {
+        Command::new(EXE)
+            .args([
+                "det-build",
+                "exec",
+                "--build-dir",
+                "out",
+                "--",
+                "sh",
+                "-c",
+                script,
+            ])
+            .current_dir(t.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let out = ok(
+        run("cp src.txt out/copy.txt"),
+        "write into the build directory",
+    );
+    assert_eq!(
+        std::fs::read_to_string(t.path().join("out/copy.txt")).unwrap(),
+        "source\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run("echo changed > src.txt");
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "a write into the project must fail"
+    );
+    assert_eq!(
+        std::fs::read_to_string(t.path().join("src.txt")).unwrap(),
+        "source\n"
+    );
+    let out = run("touch new.txt");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(!t.path().join("new.txt").exists());
+    // A build directory outside the project is refused.
+    let out = Command::new(EXE)
+        .args(["det-build", "exec", "--build-dir", "../x", "--", "true"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--build-dir ../x"));
+}
