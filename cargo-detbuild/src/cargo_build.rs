@@ -453,6 +453,14 @@ pub fn run(args: &BuildArgs, status: &Status) -> Result<Outcome> {
     manifest.build = build;
     manifest.closure = Some(closure_hash(&manifest));
     let closure = manifest.closure.clone().unwrap_or_default();
+    if args.print_closure {
+        let mut out = std::io::stdout().lock();
+        match writeln!(out, "{closure}") {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            r => r.context("writing the closure")?,
+        }
+        return Ok(Outcome::Ok);
+    }
 
     let store = open_store(args, &project, &cwd, status);
     if args.require_verified {
@@ -536,37 +544,27 @@ pub fn run(args: &BuildArgs, status: &Status) -> Result<Outcome> {
     })
 }
 
-/// The store to use: `--store` (or DET_STORE), else `store` in `[workspace.metadata.det]`
-/// (relative to the workspace). A store det cannot use is said and the build goes on
-/// without it.
+/// The store to use (`det_common::store::configured`: `--store`, DET_STORE, or `store` in
+/// `[workspace.metadata.det]`). A store det cannot use is said, naming the setting, and
+/// the build goes on without it.
 fn open_store(
     args: &BuildArgs,
     project: &Project,
     cwd: &Path,
     status: &Status,
 ) -> Option<det_common::store::Store> {
-    let given = args.store.clone().or_else(|| {
-        user_env("DET_STORE")
-            .filter(|d| !d.is_empty())
-            .map(PathBuf::from)
-    });
-    let dir = match given {
-        Some(d) => cwd.join(d),
-        None => {
-            let d = project
-                .metadata
-                .workspace_metadata
-                .get("det")
-                .and_then(|d| d.get("store"))
-                .and_then(|v| v.as_str())?;
-            project.workspace.join(d)
-        }
-    };
-    match det_common::store::Store::open(&dir) {
+    let conf = det_common::store::configured(args.store.as_deref(), &user_env, cwd, || {
+        Some((
+            project.workspace.clone(),
+            project.metadata.workspace_metadata.clone(),
+        ))
+    })?;
+    match det_common::store::Store::open(&conf.dir) {
         Ok(s) => Some(s),
         Err(e) => {
             status.warn(&format!(
-                "the store cannot be used: {e}; building without it"
+                "the store cannot be used ({}): {e}; building without it",
+                conf.setting
             ));
             None
         }

@@ -255,6 +255,10 @@ pub struct BuildArgs {
     /// (substituted from the store); anything else is refused before building
     #[arg(long, help_heading = "det Options")]
     pub require_verified: bool,
+    /// Print the build's closure hash (what the store files its outputs under) on standard
+    /// output and exit without building: a key for a CI cache of the store
+    #[arg(long, help_heading = "det Options")]
+    pub print_closure: bool,
     /// Fail (exit 1) when the closing scan of the outputs finds something at or above
     /// this severity
     #[arg(

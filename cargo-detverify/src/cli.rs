@@ -83,9 +83,16 @@ pub struct RunArgs {
     pub vary: Vec<String>,
 
     /// Build with plain cargo (or the command itself) instead of det-build: what the
-    /// project does on its own
+    /// project does on its own (such a build has no closure: no --store)
     #[arg(long)]
     pub raw: bool,
+
+    /// The det store (also DET_STORE, or `store = "DIR"` in [workspace.metadata.det], as
+    /// for det-build): a closure found reproducible is recorded there as verified (its
+    /// entry published from the control run if missing); a closure already verified with
+    /// the same or more variations and at least as many runs is not built again
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
 
     /// Another build (make, cmake, a script) given after `--`: the files it makes, as
     /// globs relative to the working directory (repeatable); run through det-build exec

@@ -111,6 +111,65 @@ pub fn safe_relative(rel: &str) -> Option<PathBuf> {
     (!out.as_os_str().is_empty()).then_some(out)
 }
 
+/// Where a store was configured, and by which setting (for messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Configured {
+    /// The store directory, absolute.
+    pub dir: PathBuf,
+    /// `--store`, `DET_STORE`, or `store in [workspace.metadata.det] (/w/Cargo.toml)`.
+    pub setting: String,
+}
+
+/// The store a build uses, resolved the one way det-build and det-verify share: `--store
+/// DIR` (`given`, relative to `cwd`), else `DET_STORE` (relative to `cwd`; empty is
+/// unset), else `store = "DIR"` in `[workspace.metadata.det]` (relative to the workspace
+/// root). `workspace` gives the workspace root and its `[workspace.metadata]`; it is only
+/// asked when neither of the first two is set. `None`: no store.
+pub fn configured(
+    given: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
+    cwd: &Path,
+    workspace: impl FnOnce() -> Option<(PathBuf, serde_json::Value)>,
+) -> Option<Configured> {
+    if let Some(d) = given {
+        return Some(Configured {
+            dir: cwd.join(d),
+            setting: "--store".into(),
+        });
+    }
+    if let Some(d) = env("DET_STORE").filter(|d| !d.is_empty()) {
+        return Some(Configured {
+            dir: cwd.join(d),
+            setting: "DET_STORE".into(),
+        });
+    }
+    let (ws, metadata) = workspace()?;
+    let d = metadata.get("det")?.get("store")?.as_str()?;
+    Some(Configured {
+        dir: ws.join(d),
+        setting: format!(
+            "store in [workspace.metadata.det] ({})",
+            ws.join("Cargo.toml").display()
+        ),
+    })
+}
+
+/// The workspace root and `[workspace.metadata]` of the cargo project at `dir` (`cargo
+/// metadata --no-deps` run with `cargo`), for [`configured`]; `None` outside a project.
+pub fn workspace_metadata(
+    cargo: &Path,
+    dir: &Path,
+    manifest_path: Option<&Path>,
+) -> Option<(PathBuf, serde_json::Value)> {
+    let mut cmd = cargo_metadata::MetadataCommand::new();
+    cmd.cargo_path(cargo).no_deps().current_dir(dir);
+    if let Some(m) = manifest_path {
+        cmd.manifest_path(m);
+    }
+    let m = cmd.exec().ok()?;
+    Some((m.workspace_root.into_std_path_buf(), m.workspace_metadata))
+}
+
 impl Store {
     /// Open the store at `root`, creating it (and its `entries/` and `tmp/`) if needed.
     /// Errors name the directory: not a directory, not writable.
@@ -123,6 +182,8 @@ impl Store {
         for d in ["entries", "tmp"] {
             std::fs::create_dir_all(root.join(d)).map_err(|e| Error::io(root.join(d), e))?;
         }
+        // `../store` shown as the directory it is.
+        let root = root.canonicalize().unwrap_or(root);
         // Writable? (A read-only store could still serve hits, but a store det cannot
         // write is most often a mistake worth saying.)
         tempfile::Builder::new()

@@ -6,6 +6,7 @@
 mod culprit;
 mod report;
 mod runner;
+mod store;
 mod tree;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -89,6 +90,7 @@ pub fn run(args: &RunArgs, status: &Status) -> Result<ExitCode> {
         }
         Job::Exec { .. } => (cwd.clone(), PathBuf::new()),
     };
+    let mut store = store::open(args, &cwd, &cargo)?;
     let det_build = find_det_build()?;
     let shim = shim_path(&det_build)?;
     let user_env = |k: &str| std::env::var_os(k);
@@ -163,6 +165,12 @@ pub fn run(args: &RunArgs, status: &Status) -> Result<ExitCode> {
         },
     };
     let control_cond = Conditions::new(&varied, 0, &host);
+    if let Some(s) = store.as_mut() {
+        let closure = s.closure(&setup, &control_cond)?;
+        if s.already_verified(&closure, &varied, args.runs).is_some() {
+            return s.emit_skipped(args, &job, &varied, status);
+        }
+    }
     let control = v.build("run-0", "control", &control_cond)?;
     v.control = Some(control);
     let mut diffs: Vec<(String, DiffReport, Conditions, RunOutput)> = Vec::new();
@@ -176,6 +184,10 @@ pub fn run(args: &RunArgs, status: &Status) -> Result<ExitCode> {
     let reproducible = diffs.iter().all(|(_, d, _, _)| d.identical);
     let control_out = v.control.clone().expect("the control ran");
     let artifacts = artifact_table(&control_out, &diffs);
+    if let (true, Some(s)) = (reproducible, store.as_mut()) {
+        s.record(&job, &control_out, &varied, args.runs);
+        s.say(status);
+    }
 
     let mut report = VerifyReport {
         artifacts,
@@ -189,6 +201,7 @@ pub fn run(args: &RunArgs, status: &Status) -> Result<ExitCode> {
         reproducible,
         runs: Vec::new(),
         schema: report::SCHEMA,
+        store: store.as_ref().map(|s| s.report()),
         varied: varied.iter().copied().collect(),
     };
     if let Some((_, d, cond, out)) = diffs.iter().find(|(_, d, _, _)| !d.identical) {

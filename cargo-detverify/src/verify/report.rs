@@ -30,6 +30,10 @@ pub struct VerifyReport {
     pub reproducible: bool,
     pub runs: Vec<RunReport>,
     pub schema: &'static str,
+    /// The det store's part, when one is configured (`--store`): the closure, whether the
+    /// runs were skipped as already verified, or the verification recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<super::store::StoreReport>,
     /// The variations varied in the runs after the control.
     pub varied: Vec<Variation>,
 }

@@ -189,6 +189,13 @@ impl Setup {
             }
             artifacts.insert(rel);
         }
+        if self.mode == Mode::DetBuild && matches!(self.job, Job::Cargo { .. }) {
+            // det-build's manifest of the run (its closure), for the store (verify::store).
+            let _ = fs::copy(
+                target.join("det/manifest.json"),
+                run_dir.join(super::store::RUN_MANIFEST),
+            );
+        }
         if !self.keep {
             tree::remove(&loc)?;
         }
@@ -201,7 +208,7 @@ impl Setup {
         })
     }
 
-    fn command_line(
+    pub(super) fn command_line(
         &self,
         cwd: &Path,
         run_dir: &Path,
@@ -252,7 +259,13 @@ impl Setup {
         }
     }
 
-    fn environment(&self, cmd: &mut Command, cond: &Conditions, target: &Path, log: Option<&Path>) {
+    pub(super) fn environment(
+        &self,
+        cmd: &mut Command,
+        cond: &Conditions,
+        target: &Path,
+        log: Option<&Path>,
+    ) {
         for (k, v) in &cond.env {
             match v {
                 Some(v) => cmd.env(k, v),

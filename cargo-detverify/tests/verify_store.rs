@@ -1,0 +1,277 @@
+//! `cargo det-verify --store DIR` (issue 12): real det-verify runs of the rust-clean
+//! fixture against a real store. A reproducible closure is recorded as verified in its
+//! entry (published from the control run when the store has none); a second verification
+//! with the same or fewer variations and runs is skipped without building; a larger set of
+//! variations or more runs verifies again; and `cargo det-build --require-verified`
+//! refuses the closure before the verification and substitutes it after.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            if e.file_name() != "target" {
+                copy_dir(&e.path(), &dest);
+            }
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// cargo-det-build beside cargo-det-verify (built when only this package's tests were).
+fn det_build() -> PathBuf {
+    let exe = Path::new(env!("CARGO_BIN_EXE_cargo-det-verify")).with_file_name("cargo-det-build");
+    if !exe.is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "-p", "cargo-detbuild", "--bin", "cargo-det-build"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(st.success(), "building cargo-det-build");
+    }
+    exe
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    project: PathBuf,
+    store: PathBuf,
+    tmp: PathBuf,
+}
+
+fn fixture() -> Fixture {
+    det_build();
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("rust-clean");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/rust-clean"),
+        &project,
+    );
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    Fixture {
+        store: dir.path().join("store"),
+        project,
+        tmp,
+        _dir: dir,
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+impl Fixture {
+    /// `cargo det-verify --format json --store STORE ARGS`: the report, the stderr.
+    fn verify(&self, args: &[&str]) -> (Value, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_cargo-det-verify"))
+            .args(["--format", "json", "--store"])
+            .arg(&self.store)
+            .args(args)
+            .current_dir(&self.project)
+            .env("TMPDIR", &self.tmp)
+            .env_remove("SOURCE_DATE_EPOCH")
+            .env_remove("DET_STORE")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        let left: Vec<_> = std::fs::read_dir(&self.tmp).unwrap().collect();
+        assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+        (
+            serde_json::from_slice(&out.stdout).unwrap(),
+            text(&out.stderr),
+        )
+    }
+
+    fn det_build(&self, args: &[&str]) -> Output {
+        Command::new(det_build())
+            .arg("det-build")
+            .args(args)
+            .current_dir(&self.project)
+            .env_remove("SOURCE_DATE_EPOCH")
+            .env_remove("DET_STORE")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn verified(&self, closure: &str) -> Value {
+        let p = self
+            .store
+            .join("entries")
+            .join(closure)
+            .join("verified.json");
+        serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()
+    }
+}
+
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect()
+}
+
+fn built(stderr: &str) -> bool {
+    stderr
+        .lines()
+        .any(|l| l.trim_start().starts_with("Building run-"))
+}
+
+#[test]
+fn a_verified_closure_is_recorded_skipped_and_substituted() {
+    let f = fixture();
+    let store = f.store.to_str().unwrap();
+
+    // Before any verification: --require-verified refuses, and builds nothing.
+    let refused = f.det_build(&["--store", store, "--require-verified"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("is not in the store")
+            && !f.project.join("target/debug/rust-clean").exists(),
+        "{}",
+        text(&refused.stderr)
+    );
+
+    // A first verification: the control's outputs published as the entry, the
+    // verification recorded beside them.
+    let small = "--vary=-all,+build-path,+time";
+    let (r, err) = f.verify(&[small]);
+    assert_eq!(r["reproducible"], true, "{err}");
+    let s = &r["store"];
+    let closure = s["closure"].as_str().unwrap().to_string();
+    assert_eq!(closure.len(), 64);
+    assert_eq!(
+        (&s["recorded"], &s["published"], &s["skipped"]),
+        (&Value::Bool(true), &Value::Bool(true), &Value::Bool(false)),
+        "{s}"
+    );
+    assert!(
+        err.contains(&format!("Recorded closure {}…", &closure[..12])),
+        "{err}"
+    );
+    let rec = f.verified(&closure);
+    assert_eq!(rec["schema"], "det-verified/1");
+    let vs = rec["verifications"].as_array().unwrap();
+    assert_eq!(vs.len(), 1, "{rec}");
+    assert_eq!(strings(&vs[0]["variations"]), ["build-path", "time"]);
+    assert_eq!(vs[0]["runs"], 2);
+    assert!(vs[0]["tool"].as_str().unwrap().starts_with("det-verify "));
+    // In the metadata, not in the outputs: the entry still checks.
+    let check = Command::new(det_build())
+        .args(["det-build", "store", "verify", "--store", store])
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", text(&check.stderr));
+
+    // Again with the same variations: skipped, nothing built, and the report says why.
+    let (r, err) = f.verify(&[small]);
+    assert!(!built(&err), "{err}");
+    assert!(
+        err.contains(&format!("Skipped the runs: closure {}…", &closure[..12])),
+        "{err}"
+    );
+    assert_eq!(r["store"]["skipped"], true);
+    assert_eq!(r["store"]["closure"], closure.as_str());
+    assert_eq!(r["runs"].as_array().unwrap().len(), 0);
+    assert_eq!(r["artifacts"][0]["path"], "debug/rust-clean");
+    assert_eq!(
+        f.verified(&closure)["verifications"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A subset of the variations is covered too; more runs or a larger set is not.
+    let (r, err) = f.verify(&["--vary=-all,+time"]);
+    assert!(r["store"]["skipped"] == true && !built(&err), "{err}");
+    let (r, err) = f.verify(&["--vary=-all,+build-path,+time,+umask"]);
+    assert!(r["store"]["skipped"] == false && built(&err), "{err}");
+    assert_eq!(r["store"]["recorded"], true);
+    assert_eq!(r["store"]["published"], false, "the entry was there");
+    let (r, err) = f.verify(&[small, "--runs", "3"]);
+    assert!(r["store"]["skipped"] == false && built(&err), "{err}");
+    let rec = f.verified(&closure);
+    let sets: Vec<(u64, Vec<&str>)> = rec["verifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["runs"].as_u64().unwrap(), strings(&v["variations"])))
+        .collect();
+    let mut sets = sets;
+    sets.sort();
+    assert_eq!(
+        sets,
+        [
+            (2, vec!["build-path", "time"]),
+            (2, vec!["build-path", "time", "umask"]),
+            (3, vec!["build-path", "time"]),
+        ]
+    );
+
+    // The user's own checkout has the verified closure: substituted, cargo never runs.
+    let ok = f.det_build(&["--store", store, "--require-verified"]);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let err = text(&ok.stderr);
+    assert!(
+        err.contains(&format!(
+            "Substituted 1 output from the store (closure {}…)",
+            &closure[..12]
+        )) && !err.contains("Compiling"),
+        "{err}"
+    );
+    assert!(
+        !f.project.join("target/debug/.fingerprint").exists(),
+        "cargo ran"
+    );
+    let run = Command::new(f.project.join("target/debug/rust-clean"))
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "the substituted binary runs");
+    let ls = Command::new(det_build())
+        .args(["det-build", "store", "ls", "--store", store])
+        .output()
+        .unwrap();
+    assert!(
+        text(&ls.stdout).contains("verified: yes (3)"),
+        "{}",
+        text(&ls.stdout)
+    );
+}
+
+#[test]
+fn a_store_makes_no_sense_for_a_raw_build() {
+    let f = fixture();
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-det-verify"))
+        .args(["--raw", "--store"])
+        .arg(&f.store)
+        .current_dir(&f.project)
+        .env("TMPDIR", &f.tmp)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--store") && text(&out.stderr).contains("--raw"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!f.store.exists(), "nothing was created");
+}
