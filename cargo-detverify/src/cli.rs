@@ -103,7 +103,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_explain: bool,
 
-    /// Keep the temporary trees (each run's artifacts, build log, shim log) and print where
+    /// Keep every run's directory (the sources as built with their target dir, the
+    /// artifacts, the build log, the shim log) and print where; the report then names the
+    /// real paths instead of `<verify-dir>`
     #[arg(long)]
     pub keep: bool,
 

@@ -400,3 +400,137 @@ fn ctrl_c_during_a_run_leaves_no_temporary_tree() {
     assert!(err.contains("interrupted"), "{err}");
     p.assert_clean();
 }
+
+/// Two verifications of the same tree give the same report, byte for byte: runs named by
+/// index, paths relative to the verification's directory, which is itself not random (the
+/// builds compile it into the artifacts the diff shows).
+#[test]
+fn reports_are_the_same_bytes_on_every_invocation() {
+    let p = project("rust-buildrs-time");
+    let twice = |args: &[&str], code: i32| {
+        let docs: Vec<Vec<u8>> = (0..2)
+            .map(|_| {
+                let out = p.run(args);
+                assert_eq!(
+                    out.status.code(),
+                    Some(code),
+                    "{args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                out.stdout
+            })
+            .collect();
+        let doc = String::from_utf8(docs[0].clone()).unwrap();
+        assert!(docs[0] == docs[1], "{args:?}: two reports differ:\n{doc}");
+        // The temporary directory is never named (the test's TMPDIR is private).
+        assert!(!doc.contains(p.tmp.to_str().unwrap()), "{args:?}: {doc}");
+        assert!(!doc.contains("det-verify-0"), "{args:?}: {doc}");
+        doc
+    };
+    let vary = "--vary=-all,+build-path,+time";
+    let json = twice(&["--raw", vary, "--format", "json"], 1);
+    let r: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(r["reproducible"], false);
+    // The debug info holds the build paths: shown under the placeholder.
+    assert!(json.contains("<verify-dir>/c/rust-buildrs-time"), "{json}");
+    let ids: Vec<&str> = r["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(&ids[..3], ["run-0", "run-1", "rerun"]);
+    assert_eq!(r["runs"][0]["path"], "c/rust-buildrs-time");
+    assert_eq!(
+        r["runs"][1]["path"],
+        "v1-varied-path/deeper/rust-buildrs-time"
+    );
+    assert_eq!(r["diff"]["a"], "run-0");
+    assert_eq!(r["diff"]["b"], "run-1");
+    let html = twice(&["--raw", vary, "--format", "html"], 1);
+    assert!(html.contains("&lt;verify-dir&gt;/c/rust-buildrs-time"));
+    let text = twice(&["--raw", vary, "--no-explain"], 1);
+    assert!(text.starts_with("not reproducible"), "{text}");
+    // And a reproducible one.
+    let json = twice(&["--format", "json"], 0);
+    let r: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(r["reproducible"], true);
+    twice(&["--format", "html"], 0);
+}
+
+/// --keep keeps every run's tree (the rerun and the search builds at the control's path
+/// too) and prints where; without it nothing is left.
+#[test]
+fn keep_keeps_every_runs_tree_and_prints_it() {
+    let p = project("c-paths");
+    let args = [
+        "--raw",
+        "--vary=-all,+build-path,+umask",
+        "--format",
+        "json",
+        "--artifacts",
+        "paths",
+        "--",
+        "make",
+    ];
+    let mut with_keep = vec!["--keep"];
+    with_keep.extend(args);
+    let out = p.command(&with_keep).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = r["runs"].as_array().unwrap();
+    assert!(runs.len() >= 4, "control, run, rerun, a search: {r:#}");
+    let mut kept = std::collections::BTreeSet::new();
+    for run in runs {
+        let id = run["id"].as_str().unwrap();
+        let dir = PathBuf::from(run["kept"].as_str().unwrap());
+        assert!(dir.starts_with(&p.tmp), "{}", dir.display());
+        // The sources as built (the binary beside them), the artifacts, the build log.
+        for f in [
+            "tree/Makefile",
+            "tree/main.c",
+            "tree/paths",
+            "out/paths",
+            "build.log",
+        ] {
+            assert!(
+                dir.join(f).is_file(),
+                "{id}: no {f} in {}: {:?}\n{err}",
+                dir.display(),
+                std::fs::read_dir(&dir)
+                    .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+            );
+        }
+        assert!(
+            err.lines()
+                .any(|l| l.contains("Kept") && l.contains(id) && l.contains(dir.to_str().unwrap())),
+            "{id} not printed:\n{err}"
+        );
+        // Each run built at its own path (not the kept one).
+        let built = std::fs::read(dir.join("tree/paths")).unwrap();
+        let at = format!("/{}/main.c", run["path"].as_str().unwrap());
+        assert!(
+            built.windows(at.len()).any(|w| w == at.as_bytes()),
+            "{id} was not built at {}",
+            run["path"]
+        );
+        assert!(kept.insert(dir), "two runs kept in one place");
+    }
+    let at_control = runs.iter().filter(|x| x["path"] == "c/c-paths").count();
+    assert!(at_control >= 2, "{r:#}");
+    // With --keep the report names the real directories.
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("<verify-dir>"));
+    std::fs::remove_dir_all(p.tmp.join("det-verify-0")).unwrap();
+    p.assert_clean();
+
+    // Without --keep: nothing is left (report checks), and nothing said kept.
+    let r = p.report(&[args[0], args[1], "--artifacts", "paths", "--", "make"], 1);
+    assert!(
+        r["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["kept"].is_null())
+    );
+}

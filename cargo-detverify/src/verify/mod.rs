@@ -45,6 +45,32 @@ struct Base {
     keep: bool,
 }
 
+impl Base {
+    /// `$TMPDIR/det-verify-N` for the first N free, claimed by mkdir (mode 0700; mkdir never
+    /// follows a planted link). Not a random name: the builds compile their paths into the
+    /// artifacts (debug info, build ids), so a random directory would make the report's
+    /// bytes differ on every invocation; this one is the same whenever no other
+    /// verification holds it.
+    fn claim(keep: bool) -> Result<Base> {
+        use std::os::unix::fs::DirBuilderExt;
+        let tmp = std::env::temp_dir();
+        for n in 0..10_000 {
+            let path = tmp.join(format!("det-verify-{n}"));
+            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+                Ok(()) => return Ok(Base { path, keep }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(e).with_context(|| format!("creating {}", path.display()));
+                }
+            }
+        }
+        bail!(
+            "{}: det-verify-0 to det-verify-9999 all exist (left by --keep or killed runs)",
+            tmp.display()
+        )
+    }
+}
+
 impl Drop for Base {
     fn drop(&mut self) {
         if !self.keep {
@@ -100,14 +126,7 @@ pub fn run(args: &RunArgs, status: &Status) -> Result<ExitCode> {
         &user_env,
     )?;
     let files = tree::source_files(&source_root)?;
-    let tmp = tempfile::Builder::new()
-        .prefix("det-verify-")
-        .tempdir()
-        .context("creating a temporary directory")?;
-    let base = Base {
-        path: tmp.keep(),
-        keep: args.keep,
-    };
+    let base = Base::claim(args.keep)?;
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let resolved_home = |var: &str, dir: &str| {
         std::env::var_os(var).filter(|v| !v.is_empty()).or_else(|| {
@@ -153,6 +172,7 @@ pub fn run(args: &RunArgs, status: &Status) -> Result<ExitCode> {
         ),
     );
     let mut v = Verification {
+        base: &base,
         setup: &setup,
         host: &host,
         status,
@@ -214,12 +234,17 @@ pub fn run(args: &RunArgs, status: &Status) -> Result<ExitCode> {
     }
     report.runs = std::mem::take(&mut v.runs);
     if args.keep {
-        status.status(
-            "Kept",
-            &format!("the runs' trees in {}", base.path.display()),
-        );
+        for run in &report.runs {
+            if let Some(k) = &run.kept {
+                status.status("Kept", &format!("{} ({}) in {k}", run.id, run.role));
+            }
+        }
+        status.status("Kept", &format!("everything in {}", base.path.display()));
     }
-    emit(args, &report)?;
+    // The verification's directory is named in the report only with --keep (where the
+    // user goes to look); otherwise as `<verify-dir>`, in the strings the diff found in the
+    // artifacts too, so that two verifications of the same tree give the same report.
+    emit(args, &report, (!args.keep).then_some(base.path.as_path()))?;
     Ok(if report.reproducible {
         ExitCode::SUCCESS
     } else {
@@ -229,6 +254,7 @@ pub fn run(args: &RunArgs, status: &Status) -> Result<ExitCode> {
 
 /// The state of one verification while it builds.
 struct Verification<'a> {
+    base: &'a Base,
     setup: &'a Setup,
     host: &'a Host,
     status: &'a Status,
@@ -263,10 +289,16 @@ impl Verification<'_> {
             }
         }
         let out = out?;
+        let built_at = self.setup.location(cond.path_slot);
         self.runs.push(RunReport {
             differs: None,
             id: id.to_string(),
-            path: out.tree.display().to_string(),
+            kept: out.kept.as_ref().map(|k| k.display().to_string()),
+            path: built_at
+                .strip_prefix(&self.base.path)
+                .unwrap_or(&built_at)
+                .display()
+                .to_string(),
             role,
             values: cond.values.clone(),
             variations: cond.varied.iter().copied().collect(),
@@ -282,8 +314,12 @@ impl Verification<'_> {
 
     fn compare(&self, out: &RunOutput) -> Result<DiffReport> {
         let control = self.control.as_ref().expect("the control ran first");
-        diff_paths(&control.out, &out.out, &self.diff_opts)
-            .with_context(|| format!("comparing run-0 with {}", out.id))
+        let mut d = diff_paths(&control.out, &out.out, &self.diff_opts)
+            .with_context(|| format!("comparing run-0 with {}", out.id))?;
+        // The sides by run, not by temporary path.
+        d.a = control.id.clone();
+        d.b = out.id.clone();
+        Ok(d)
     }
 
     /// The rerun with no variation, then the culprit search over what it did not explain.
@@ -562,18 +598,45 @@ fn shim_evidence(log: &Path, v: Variation) -> Option<String> {
     ))
 }
 
-fn emit(args: &RunArgs, report: &VerifyReport) -> Result<()> {
+/// The placeholder for the verification's directory in a report.
+pub const VERIFY_DIR: &str = "<verify-dir>";
+
+fn emit(args: &RunArgs, report: &VerifyReport, hide: Option<&Path>) -> Result<()> {
+    let base = hide.map(|p| p.display().to_string());
     let doc = match args.format {
         VerifyFormat::Text => {
             let color = args.output.is_none()
                 && det_common::report::color_wanted(std::io::stdout().is_terminal());
             let mut buf = Vec::new();
             report::render_text(&mut buf, report, color)?;
-            buf
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            match &base {
+                Some(b) => text.replace(&*det_common::report::escape_terminal(b), VERIFY_DIR),
+                None => text,
+            }
         }
-        VerifyFormat::Json => det_common::report::terminal_safe_json(report, 1 << 16).into_bytes(),
-        VerifyFormat::Html => report::render_html(report).into_bytes(),
-    };
+        VerifyFormat::Json => {
+            let json = det_common::report::terminal_safe_json(report, 1 << 16);
+            match &base {
+                Some(b) => {
+                    let quoted = serde_json::to_string(b)?;
+                    json.replace(&quoted[1..quoted.len() - 1], VERIFY_DIR)
+                }
+                None => json,
+            }
+        }
+        VerifyFormat::Html => {
+            let html = report::render_html(report);
+            match &base {
+                Some(b) => html.replace(
+                    &*det_common::report::escape::html(b),
+                    &det_common::report::escape::html(VERIFY_DIR),
+                ),
+                None => html,
+            }
+        }
+    }
+    .into_bytes();
     match &args.output {
         Some(p) => det_common::atomic_file::write(p, &doc)
             .with_context(|| format!("cannot write {}", p.display()))?,

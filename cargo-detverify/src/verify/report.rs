@@ -43,11 +43,16 @@ pub struct RunReport {
     /// Whether its artifacts differ from the control's (`null` for the control).
     pub differs: Option<bool>,
     pub id: String,
-    /// Where the sources were built.
+    /// With --keep: where the run's directory was kept (its sources and target dir under
+    /// `tree/`, its artifacts, build log and shim log).
+    pub kept: Option<String>,
+    /// Where the sources were built, relative to the verification's temporary directory
+    /// (`c/NAME` for the control's path, `v1-varied-path/deeper/NAME` for another).
     pub path: String,
     /// `control`, `varied`, `rerun` (no variation) or `search` (a culprit-search build).
     pub role: &'static str,
-    /// The value of each variation in this run.
+    /// The value of each variation in this run (a path in the verification's temporary
+    /// directory as `<verify-dir>/...`).
     pub values: BTreeMap<Variation, String>,
     pub variations: Vec<Variation>,
 }

@@ -65,8 +65,8 @@ pub struct Setup {
 pub struct RunOutput {
     pub id: String,
     pub out: PathBuf,
-    /// Where the sources were built.
-    pub tree: PathBuf,
+    /// With --keep: the run's directory (`tree/` the sources as built, `out/`, the logs).
+    pub kept: Option<PathBuf>,
     pub artifacts: BTreeSet<String>,
     /// The shim's log (raw mode; det-build keeps the shim to itself).
     pub shim_log: Option<PathBuf>,
@@ -196,13 +196,21 @@ impl Setup {
                 run_dir.join(super::store::RUN_MANIFEST),
             );
         }
-        if !self.keep {
+        // The next run at the same path (the rerun and the search builds share the
+        // control's or a varied run's path) starts from a fresh copy: a kept tree moves
+        // into the run's own directory.
+        if self.keep {
+            let kept = run_dir.join("tree");
+            fs::rename(&loc, &kept).with_context(|| {
+                format!("run {id}: moving {} to {}", loc.display(), kept.display())
+            })?;
+        } else {
             tree::remove(&loc)?;
         }
         Ok(RunOutput {
             id: id.to_string(),
             out,
-            tree: loc,
+            kept: self.keep.then_some(run_dir),
             artifacts,
             shim_log,
         })

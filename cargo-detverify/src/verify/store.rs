@@ -410,7 +410,7 @@ impl StoreSide {
                 }
             }
         } else {
-            super::emit(args, &report)?;
+            super::emit(args, &report, None)?;
         }
         Ok(std::process::ExitCode::SUCCESS)
     }
