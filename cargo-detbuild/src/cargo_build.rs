@@ -421,7 +421,26 @@ pub fn run(args: &BuildArgs, status: &Status) -> Result<Outcome> {
     if let Some(t) = &c_toolchain {
         manifest.toolchains.insert(t.name.clone(), t.clone());
     }
-    manifest.inputs = input_hashes(&plan.layout, &project)?;
+    let store_conf = det_common::store::configured(args.store.as_deref(), &user_env, &cwd, || {
+        Some((
+            project.workspace.clone(),
+            project.metadata.workspace_metadata.clone(),
+        ))
+    });
+    // A store kept inside the workspace holds outputs, not inputs: the one configured
+    // here and the one the project's own metadata names are left out of the tree hash.
+    let metadata_store = det_common::store::configured(None, &|_| None, &cwd, || {
+        Some((
+            project.workspace.clone(),
+            project.metadata.workspace_metadata.clone(),
+        ))
+    });
+    let stores: Vec<&Path> = [&store_conf, &metadata_store]
+        .into_iter()
+        .flatten()
+        .map(|c| c.dir.as_path())
+        .collect();
+    manifest.inputs = input_hashes(&plan.layout, &project, &stores)?;
     let mut build = BTreeMap::new();
     build.insert("profile".to_string(), args.profile_name());
     build.insert("target".to_string(), triple.clone());
@@ -462,7 +481,10 @@ pub fn run(args: &BuildArgs, status: &Status) -> Result<Outcome> {
         return Ok(Outcome::Ok);
     }
 
-    let store = open_store(args, &project, &cwd, status);
+    let store = match store_conf {
+        Some(conf) if !args.no_store => open_store(&conf, status),
+        _ => None,
+    };
     if args.require_verified {
         require_verified(store.as_ref(), &closure)?;
     }
@@ -544,21 +566,13 @@ pub fn run(args: &BuildArgs, status: &Status) -> Result<Outcome> {
     })
 }
 
-/// The store to use (`det_common::store::configured`: `--store`, DET_STORE, or `store` in
-/// `[workspace.metadata.det]`). A store det cannot use is said, naming the setting, and
-/// the build goes on without it.
+/// The configured store (`det_common::store::configured`: `--store`, DET_STORE, or
+/// `store` in `[workspace.metadata.det]`), opened. A store det cannot use is said, naming
+/// the setting, and the build goes on without it.
 fn open_store(
-    args: &BuildArgs,
-    project: &Project,
-    cwd: &Path,
+    conf: &det_common::store::Configured,
     status: &Status,
 ) -> Option<det_common::store::Store> {
-    let conf = det_common::store::configured(args.store.as_deref(), &user_env, cwd, || {
-        Some((
-            project.workspace.clone(),
-            project.metadata.workspace_metadata.clone(),
-        ))
-    })?;
     match det_common::store::Store::open(&conf.dir) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -1013,7 +1027,14 @@ fn unmap_line(line: &str, layout: &Layout) -> String {
     s
 }
 
-fn input_hashes(layout: &Layout, project: &Project) -> Result<BTreeMap<String, String>> {
+/// The inputs' hashes: Cargo.lock, the workspace's tree (without the target directory,
+/// nor the store when it is kept inside the workspace: its entries are outputs), and each
+/// path dependency outside the workspace.
+fn input_hashes(
+    layout: &Layout,
+    project: &Project,
+    stores: &[&Path],
+) -> Result<BTreeMap<String, String>> {
     let mut inputs = BTreeMap::new();
     let lock = project.workspace.join("Cargo.lock");
     if lock.is_file() {
@@ -1025,6 +1046,15 @@ fn input_hashes(layout: &Layout, project: &Project) -> Result<BTreeMap<String, S
     let mut filter = det_common::hash::TreeFilter::workspace();
     if let Ok(rel) = layout.target_dir.strip_prefix(&project.workspace) {
         filter = filter.skip_path(rel);
+    }
+    let ws = project.workspace.canonicalize();
+    for store in stores {
+        if let (Ok(s), Ok(ws)) = (store.canonicalize(), ws.as_ref())
+            && let Ok(rel) = s.strip_prefix(ws)
+            && !rel.as_os_str().is_empty()
+        {
+            filter = filter.skip_path(rel);
+        }
     }
     inputs.insert(
         "source-tree".to_string(),

@@ -253,8 +253,12 @@ pub struct BuildArgs {
     pub store: Option<PathBuf>,
     /// Produce only outputs whose closure the store records as verified reproducible
     /// (substituted from the store); anything else is refused before building
-    #[arg(long, help_heading = "det Options")]
+    #[arg(long, help_heading = "det Options", conflicts_with = "no_store")]
     pub require_verified: bool,
+    /// Build without the store, whatever DET_STORE or [workspace.metadata.det] say (the
+    /// closure stays the same: a store inside the workspace is never an input)
+    #[arg(long, help_heading = "det Options", conflicts_with = "store")]
+    pub no_store: bool,
     /// Print the build's closure hash (what the store files its outputs under) on standard
     /// output and exit without building: a key for a CI cache of the store
     #[arg(long, help_heading = "det Options")]

@@ -10,7 +10,8 @@ use clap::{Args, Subcommand};
 use det_common::store::{Lookup, Store};
 
 pub const AFTER_HELP: &str = "\
-The store is the directory of --store (or DET_STORE). `cargo det-build --store DIR` fills
+The store is the directory of --store (or DET_STORE, or `store` in [workspace.metadata.det]
+of the project in the working directory). `cargo det-build --store DIR` fills
 it: each entry is one build's outputs and manifest under the build's closure hash.
 
   cargo det-build store --store /srv/det ls
@@ -22,7 +23,7 @@ Exit status: 0 done, 1 `verify` found damage, 2 usage error or bad input.";
 
 #[derive(Args)]
 pub struct StoreArgs {
-    /// The store directory (also DET_STORE)
+    /// The store directory (also DET_STORE, or `store` in [workspace.metadata.det])
     #[arg(long, value_name = "DIR", global = true)]
     pub store: Option<PathBuf>,
     #[command(subcommand)]
@@ -60,18 +61,26 @@ pub enum StoreCommand {
 }
 
 fn open(args: &StoreArgs) -> Result<Store> {
-    let dir = args.store.clone().or_else(|| {
-        std::env::var_os("DET_STORE")
-            .filter(|d| !d.is_empty())
-            .map(PathBuf::from)
-    });
-    let Some(dir) = dir else {
-        bail!("no store: pass --store DIR or set DET_STORE");
+    let cwd = std::env::current_dir()?;
+    let conf = det_common::store::configured(
+        args.store.as_deref(),
+        &|k| std::env::var_os(k),
+        &cwd,
+        || det_common::store::workspace_metadata(&crate::cargo_build::host_cargo(), &cwd, None),
+    );
+    let Some(conf) = conf else {
+        bail!(
+            "no store: pass --store DIR, set DET_STORE, or set store in [workspace.metadata.det]"
+        );
     };
-    if !dir.is_dir() {
-        bail!("{}: no store there (not a directory)", dir.display());
+    if !conf.dir.is_dir() {
+        bail!(
+            "{}: no store there (not a directory; from {})",
+            conf.dir.display(),
+            conf.setting
+        );
     }
-    Ok(Store::open(&dir)?)
+    Ok(Store::open(&conf.dir)?)
 }
 
 pub fn run(args: StoreArgs) -> Result<ExitCode> {
@@ -203,8 +212,13 @@ pub fn run(args: StoreArgs) -> Result<ExitCode> {
                 (t, bin, info.sysroot.join("lib"))
             };
             match store.add_toolchain(&toolchain, &binary, &lib)? {
-                det_common::store::AddedToolchain::New { files, bytes } => write(format!(
-                    "stored {} {} as toolchain {} ({files} files, {bytes} bytes)",
+                det_common::store::AddedToolchain::New {
+                    files,
+                    bytes,
+                    linked,
+                    copied,
+                } => write(format!(
+                    "stored {} {} as toolchain {} ({files} files, {bytes} bytes; {linked} hard-linked from the read-only installation, {copied} copied)",
                     toolchain.name, toolchain.version, toolchain.id
                 ))?,
                 det_common::store::AddedToolchain::Existing => write(format!(

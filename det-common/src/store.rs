@@ -560,7 +560,14 @@ pub struct StoredToolchain {
 /// What [`Store::add_toolchain`] did.
 #[derive(Debug)]
 pub enum AddedToolchain {
-    New { files: u64, bytes: u64 },
+    /// Stored: `files` files of `bytes` bytes, `linked` of them hard links to read-only
+    /// sources, `copied` reflinked or copied.
+    New {
+        files: u64,
+        bytes: u64,
+        linked: u64,
+        copied: u64,
+    },
     Existing,
 }
 
@@ -606,7 +613,11 @@ impl Store {
             .into_owned();
         let files = tmp.path().join("files");
         std::fs::create_dir_all(files.join("bin")).map_err(|e| Error::io(&files, e))?;
-        clone_or_copy(binary, &files.join("bin").join(&name))?;
+        let (mut linked, mut n_copied) = (0u64, 0u64);
+        let mut tally = |l: bool| {
+            if l { linked += 1 } else { n_copied += 1 }
+        };
+        tally(link_or_copy(binary, &files.join("bin").join(&name))?);
         let (mut count, mut bytes) = (1u64, std::fs::metadata(binary).map_or(0, |m| m.len()));
         for e in walkdir::WalkDir::new(lib)
             .follow_links(false)
@@ -625,7 +636,7 @@ impl Store {
                 let target = std::fs::read_link(e.path()).map_err(|x| Error::io(e.path(), x))?;
                 std::os::unix::fs::symlink(&target, &to).map_err(|e| Error::io(&to, e))?;
             } else if ft.is_file() {
-                clone_or_copy_unsynced(e.path(), &to)?;
+                tally(link_or_copy(e.path(), &to)?);
                 count += 1;
                 bytes += e.metadata().map_or(0, |m| m.len());
             }
@@ -662,6 +673,8 @@ impl Store {
             Ok(()) => Ok(AddedToolchain::New {
                 files: count,
                 bytes,
+                linked,
+                copied: n_copied,
             }),
             Err(_) if dest.join("toolchain.json").is_file() => {
                 let _ = std::fs::remove_dir_all(&built);
@@ -742,7 +755,7 @@ fn copy_atomically(from: &Path, to: &Path) -> Result<()> {
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
     let _guard = crate::atomic_file::remove_on_signal(tmp.path());
-    clone_into(from, tmp.as_file())?;
+    clone_into(from, tmp.as_file(), to)?;
     let perm = std::fs::metadata(from)
         .map_err(|e| Error::io(from, e))?
         .permissions();
@@ -751,6 +764,22 @@ fn copy_atomically(from: &Path, to: &Path) -> Result<()> {
         .map_err(|e| Error::io(to, e))?;
     tmp.persist(to).map_err(|e| Error::io(to, e.error))?;
     Ok(())
+}
+
+/// A toolchain's file into the store: a hard link when the source is read-only (no write
+/// bit for anyone: an installation nobody edits in place, such as a Nix-style store or a
+/// toolchain made read-only) on the same file system, else a reflink or a copy. A
+/// writable source is never linked: an edit of either would change both. Whatever was
+/// made, the copy is hashed to the toolchain id before it is published, and `store
+/// verify` checks it again. Returns whether it linked.
+fn link_or_copy(from: &Path, to: &Path) -> Result<bool> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(from).map_err(|e| Error::io(from, e))?;
+    if meta.permissions().mode() & 0o222 == 0 && std::fs::hard_link(from, to).is_ok() {
+        return Ok(true);
+    }
+    clone_or_copy_unsynced(from, to)?;
+    Ok(false)
 }
 
 /// Copy `from` to the new file `to` (reflink or copy), keeping its permissions, synced.
@@ -764,16 +793,17 @@ fn clone_or_copy(from: &Path, to: &Path) -> Result<()> {
 /// [`clone_or_copy`] without the sync (for many files, synced at once by `syncfs`).
 fn clone_or_copy_unsynced(from: &Path, to: &Path) -> Result<()> {
     let f = std::fs::File::create(to).map_err(|e| Error::io(to, e))?;
-    clone_into(from, &f)?;
+    clone_into(from, &f, to)?;
     let perm = std::fs::metadata(from)
         .map_err(|e| Error::io(from, e))?
         .permissions();
     f.set_permissions(perm).map_err(|e| Error::io(to, e))
 }
 
-/// The content of `from` into the empty file `to`: a reflink (FICLONE: the blocks are
-/// shared until either is written) where the file system allows it, else a copy.
-fn clone_into(from: &Path, to: &std::fs::File) -> Result<()> {
+/// The content of `from` into the empty file `to` (at `to_path`, for messages): a reflink
+/// (FICLONE: the blocks are shared until either is written) where the file system allows
+/// it, else a copy. A failed write names the file written (a full store, say).
+fn clone_into(from: &Path, to: &std::fs::File, to_path: &Path) -> Result<()> {
     let mut src = std::fs::File::open(from).map_err(|e| Error::io(from, e))?;
     #[cfg(target_os = "linux")]
     {
@@ -783,9 +813,18 @@ fn clone_into(from: &Path, to: &std::fs::File) -> Result<()> {
             return Ok(());
         }
     }
+    let mut buf = vec![0u8; 1 << 20];
     let mut dst = to;
-    std::io::copy(&mut src, &mut dst).map_err(|e| Error::io(from, e))?;
-    Ok(())
+    loop {
+        let n = match std::io::Read::read(&mut src, &mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(from, e)),
+        };
+        dst.write_all(&buf[..n])
+            .map_err(|e| Error::io(to_path, e))?;
+    }
 }
 
 fn sync_dir(dir: &Path) {
@@ -930,5 +969,63 @@ mod tests {
         std::fs::write(d.path().join("f"), b"").unwrap();
         let e = Store::open(&d.path().join("f")).unwrap_err().to_string();
         assert!(e.contains("not a directory"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod toolchain_tests {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    #[test]
+    fn read_only_toolchain_files_are_linked_and_writable_ones_copied() {
+        let d = tempfile::tempdir().unwrap();
+        let tc = d.path().join("tc");
+        std::fs::create_dir_all(tc.join("bin")).unwrap();
+        std::fs::create_dir_all(tc.join("lib/rustlib")).unwrap();
+        let bin = tc.join("bin/rustc");
+        std::fs::write(&bin, b"#!/bin/sh\n").unwrap();
+        std::fs::write(tc.join("lib/librustc_driver.so"), b"driver").unwrap();
+        std::fs::write(tc.join("lib/rustlib/writable"), b"w").unwrap();
+        for (p, mode) in [
+            (bin.clone(), 0o555),
+            (tc.join("lib/librustc_driver.so"), 0o444),
+        ] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let id = crate::toolchain::toolchain_id(&bin, &tc.join("lib")).unwrap();
+        let t = crate::toolchain::Toolchain {
+            name: "rustc".into(),
+            path: bin.clone(),
+            version: crate::toolchain::Version::parse("1.0.0").unwrap(),
+            id: id.clone(),
+        };
+        let store = Store::open(&d.path().join("store")).unwrap();
+        let AddedToolchain::New {
+            files,
+            linked,
+            copied,
+            ..
+        } = store.add_toolchain(&t, &bin, &tc.join("lib")).unwrap()
+        else {
+            panic!("new")
+        };
+        assert_eq!((files, linked, copied), (3, 2, 1));
+        let stored = store.toolchain_dir(&id).join("files");
+        let ino = |p: &Path| std::fs::metadata(p).unwrap().ino();
+        assert_eq!(ino(&stored.join("bin/rustc")), ino(&bin));
+        assert_eq!(
+            ino(&stored.join("lib/librustc_driver.so")),
+            ino(&tc.join("lib/librustc_driver.so"))
+        );
+        assert_ne!(
+            ino(&stored.join("lib/rustlib/writable")),
+            ino(&tc.join("lib/rustlib/writable"))
+        );
+        let [rec] = store.toolchains().unwrap().try_into().unwrap();
+        store.check_toolchain(&rec).unwrap();
+        // A writable source edited afterwards leaves the store's copy alone.
+        std::fs::write(tc.join("lib/rustlib/writable"), b"edited").unwrap();
+        store.check_toolchain(&rec).unwrap();
     }
 }
