@@ -41,6 +41,8 @@ Variations (--vary, reprotest's syntax: `+x` or `x` adds, `-x` removes, `all` is
   file-order   directory listings reversed or shuffled (the shim's readdir)
   jobs         -j1 against -jN
   aslr         address-space layout randomization (not in the default set)
+What the machine does not allow (no locale but C, ASLR that cannot be turned off or on) is
+noted in the report.
 The control run (run-0) is pinned: clock, TZ=UTC, C.UTF-8, umask 0022, host `det`,
 sorted listings, no ASLR. Every later run varies the selected variations.
 

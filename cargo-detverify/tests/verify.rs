@@ -534,3 +534,45 @@ fn keep_keeps_every_runs_tree_and_prints_it() {
             .all(|x| x["kept"].is_null())
     );
 }
+
+/// A generator run during the build orders its output by its functions' addresses: with
+/// `--vary=+aslr` the culprit is aslr; by default (the runs pinned to no randomization) it
+/// is reproducible, and aslr never blamed.
+#[test]
+fn aslr_is_the_culprit_only_when_varied() {
+    let p = project("c-aslr");
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/randomize_va_space").unwrap();
+    let r = p.report(
+        &["--raw", "--vary=+aslr", "--artifacts", "prog", "--", "make"],
+        if kernel.trim() == "0" { 0 } else { 1 },
+    );
+    if kernel.trim() == "0" {
+        // A kernel that randomizes nothing: said, not hidden.
+        assert!(
+            strings(&r["notes"])
+                .iter()
+                .any(|n| n.contains("randomize_va_space = 0")),
+            "{r:#}"
+        );
+        return;
+    }
+    assert!(
+        strings(&r["notes"]).is_empty(),
+        "ASLR cannot be pinned here: {r:#}"
+    );
+    assert_eq!(r["inside_build"], false, "the control is not pinned: {r:#}");
+    let rodata = causes_in(&r, ".rodata");
+    assert!(!rodata.is_empty(), "{r:#}");
+    for c in r["differences"].as_array().unwrap() {
+        assert_eq!(strings(&c["culprits"]), ["aslr"], "{r:#}");
+    }
+    culprits_were_varied(&r);
+    let runs = r["runs"].as_array().unwrap();
+    assert_eq!(runs[0]["values"]["aslr"], "off");
+    assert_eq!(runs[1]["values"]["aslr"], "randomized");
+
+    // The default set leaves ASLR off in every run: the addresses agree.
+    let r = p.report(&["--raw", "--artifacts", "prog", "--", "make"], 0);
+    assert_eq!(r["reproducible"], true, "{r:#}");
+    assert!(!strings(&r["varied"]).contains(&"aslr"));
+}

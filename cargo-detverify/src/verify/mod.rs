@@ -101,6 +101,7 @@ pub fn run(args: &RunArgs, status: &Status) -> Result<ExitCode> {
         }
     };
     interrupt::install();
+    let notes = runner::aslr_notes(varied.contains(&Variation::Aslr));
     let cwd = std::env::current_dir().context("the working directory")?;
     let cargo: OsString = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let (source_root, rel_cwd) = match &job {
@@ -221,6 +222,7 @@ pub fn run(args: &RunArgs, status: &Status) -> Result<ExitCode> {
         reproducible,
         runs: Vec::new(),
         schema: report::SCHEMA,
+        notes,
         store: store.as_ref().map(|s| s.report()),
         varied: varied.iter().copied().collect(),
     };

@@ -27,6 +27,9 @@ pub struct VerifyReport {
     pub inside_build: bool,
     /// `det-build` or `raw`.
     pub mode: &'static str,
+    /// What this machine could not vary or pin (ASLR refused, a locale missing), as
+    /// sentences: the verification holds except for these.
+    pub notes: Vec<String>,
     pub reproducible: bool,
     pub runs: Vec<RunReport>,
     pub schema: &'static str,
@@ -102,6 +105,13 @@ fn esc(s: &str) -> String {
     det_common::report::escape_terminal(s).into_owned()
 }
 
+fn write_notes(out: &mut impl Write, r: &VerifyReport) -> std::io::Result<()> {
+    for n in &r.notes {
+        writeln!(out, "  note: {}", esc(n))?;
+    }
+    Ok(())
+}
+
 /// The text view: the verdict first, then each cause with its culprit, evidence and fix.
 pub fn render_text(out: &mut impl Write, r: &VerifyReport, color: bool) -> std::io::Result<()> {
     let paint = |code: &str, s: &str| {
@@ -130,6 +140,7 @@ pub fn render_text(out: &mut impl Write, r: &VerifyReport, color: bool) -> std::
                 names(&r.varied)
             }
         )?;
+        write_notes(out, r)?;
         return Ok(());
     }
     let bad: Vec<&ArtifactReport> = r
@@ -151,6 +162,7 @@ pub fn render_text(out: &mut impl Write, r: &VerifyReport, color: bool) -> std::
             names(&r.varied)
         }
     )?;
+    write_notes(out, r)?;
     for a in &bad {
         writeln!(
             out,
@@ -303,6 +315,13 @@ pub fn render_html(r: &VerifyReport) -> String {
         if let Some(d) = &r.diff {
             let _ = writeln!(out, "<p class=\"headline\">{}</p>", h(&d.summary.headline));
         }
+    }
+    if !r.notes.is_empty() {
+        out.push_str("<ul class=\"notes\">\n");
+        for n in &r.notes {
+            let _ = writeln!(out, "<li>note: {}</li>", h(n));
+        }
+        out.push_str("</ul>\n");
     }
     if !r.differences.is_empty() {
         out.push_str("<h2>Causes</h2>\n");

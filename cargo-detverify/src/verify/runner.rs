@@ -132,7 +132,7 @@ impl Setup {
             unsafe {
                 cmd.pre_exec(move || {
                     libc::umask(umask as libc::mode_t);
-                    const ADDR_NO_RANDOMIZE: libc::c_ulong = 0x0040000;
+                    // A refusal leaves the kernel's default (aslr_notes says so).
                     let cur = libc::personality(0xffff_ffff) as libc::c_ulong;
                     if no_aslr {
                         libc::personality(cur | ADDR_NO_RANDOMIZE);
@@ -311,6 +311,47 @@ impl Setup {
             None => cmd.env_remove("DET_SHIM_LOG"),
         };
     }
+}
+
+const ADDR_NO_RANDOMIZE: libc::c_ulong = 0x0040000;
+
+/// What this machine does not let det-verify do about address-space layout randomization,
+/// as report notes: pin it off in the runs not varying it (personality(2) with
+/// ADDR_NO_RANDOMIZE; a container's seccomp profile may refuse it), and randomize it in the
+/// runs varying it (the kernel's `kernel.randomize_va_space`).
+pub fn aslr_notes(aslr_varied: bool) -> Vec<String> {
+    let mut notes = Vec::new();
+    // SAFETY: personality(2) only reads or sets this thread's execution domain, which
+    // takes effect at the next exec; the old value is restored at once.
+    let pinned = unsafe {
+        let cur = libc::personality(0xffff_ffff);
+        cur != -1 && {
+            let ok = libc::personality(cur as libc::c_ulong | ADDR_NO_RANDOMIZE) != -1
+                && libc::personality(0xffff_ffff) as libc::c_ulong & ADDR_NO_RANDOMIZE != 0;
+            libc::personality(cur as libc::c_ulong);
+            ok
+        }
+    };
+    if !pinned {
+        notes.push(format!(
+            "ASLR could not be turned off (personality ADDR_NO_RANDOMIZE: {}; a container's \
+             seccomp profile may forbid it): every run, the control too, ran with the kernel's \
+             address randomization, so a difference that follows addresses shows as inside \
+             the build",
+            std::io::Error::last_os_error()
+        ));
+    }
+    if aslr_varied {
+        let level = fs::read_to_string("/proc/sys/kernel/randomize_va_space").unwrap_or_default();
+        if level.trim() == "0" {
+            notes.push(
+                "the aslr variation changed nothing: the kernel randomizes no address \
+                 (kernel.randomize_va_space = 0)"
+                    .to_string(),
+            );
+        }
+    }
+    notes
 }
 
 /// `varied: time, host` or `control (pinned)`.

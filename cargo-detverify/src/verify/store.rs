@@ -357,6 +357,7 @@ impl StoreSide {
             reproducible: true,
             runs: Vec::new(),
             schema: super::report::SCHEMA,
+            notes: Vec::new(),
             store: None,
             varied: varied.iter().copied().collect(),
         };
