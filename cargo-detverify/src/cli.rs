@@ -34,7 +34,7 @@ Variations (--vary, reprotest's syntax: `+x` or `x` adds, `-x` removes, `all` is
   build-path   the sources and target dir at another absolute path of another length
   time         another wall clock (the shim) and other mtimes on the copied sources
   timezone     TZ
-  locale       LC_ALL and LANG
+  locale       LC_ALL and LANG: a locale the machine has, else fr_CH.UTF-8 built by localedef
   umask        0002 against 0022
   environment  HOME, USER, LOGNAME and an extra variable
   host         host name, domain name and kernel release (the shim's uname)

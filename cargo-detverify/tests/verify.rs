@@ -576,3 +576,62 @@ fn aslr_is_the_culprit_only_when_varied() {
     assert_eq!(r["reproducible"], true, "{r:#}");
     assert!(!strings(&r["varied"]).contains(&"aslr"));
 }
+
+/// The locale variation gives the build a locale it really has (one the machine lists, or
+/// one det-verify builds with localedef): a generator that formats in the builder's locale
+/// makes another program, and the culprit is the locale.
+#[test]
+fn locale_variation_reaches_the_programs_of_the_build() {
+    let p = project("c-locale");
+    let r = p.report(
+        &[
+            "--raw",
+            "--vary=-all,+locale",
+            "--artifacts",
+            "prog",
+            "--",
+            "make",
+        ],
+        1,
+    );
+    let notes = strings(&r["notes"]);
+    if notes
+        .iter()
+        .any(|n| n.contains("changed the variables only"))
+    {
+        // No locale to be had: said in the report; a machine set up for the tests has one.
+        assert!(
+            std::env::var_os("DET_REQUIRE_TOOLS").is_none(),
+            "no locale but C on this machine and localedef failed (install Debian's \
+             `locales` package: cargo xtask setup): {notes:?}"
+        );
+        return;
+    }
+    assert!(notes.is_empty(), "{notes:?}");
+    for c in r["differences"].as_array().unwrap() {
+        assert_eq!(strings(&c["culprits"]), ["locale"], "{r:#}");
+    }
+    assert!(!causes_in(&r, ".rodata").is_empty(), "{r:#}");
+    let varied = r["runs"][1]["values"]["locale"].as_str().unwrap();
+    assert!(!varied.contains("LC_ALL=C"), "{varied}");
+    // What the program in the build printed: "1234567 2.5 Sunday" (C) in the control,
+    // another grouping or day name in the varied run.
+    let hex = |s: &str| {
+        s.bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let rodata = r["diff"]["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["section"] == ".rodata" && d["kind"] == "bytes")
+        .unwrap_or_else(|| panic!("no .rodata bytes: {r:#}"));
+    let (a, b) = (
+        rodata["a"]["context"].as_str().unwrap(),
+        rodata["b"]["context"].as_str().unwrap(),
+    );
+    assert!(a.contains(&hex("234567 2.5 Sunday")), "{a}");
+    assert!(!b.contains(&hex("234567 2.5 Sunday")), "{b}");
+}

@@ -232,6 +232,8 @@ pub struct Host {
     pub jobs: u32,
     /// A locale other than C that this machine has (`locale -a`), if any.
     pub other_locale: Option<String>,
+    /// Where `other_locale` was built (`localedef`), given as LOCPATH to the varied runs.
+    pub locale_path: Option<String>,
     /// The control's HOME and the base of varied ones (both created by the caller).
     pub home_control: String,
     pub home_varied: String,
@@ -281,7 +283,12 @@ impl Conditions {
         env.insert("LC_ALL".into(), Some(locale.clone()));
         env.insert("LANG".into(), Some(locale.clone()));
         env.insert("LANGUAGE".into(), None);
-        value(Variation::Locale, format!("LC_ALL={locale}"));
+        let locpath = host.locale_path.clone().filter(|_| on(Variation::Locale));
+        match &locpath {
+            Some(p) => value(Variation::Locale, format!("LC_ALL={locale}, LOCPATH={p}")),
+            None => value(Variation::Locale, format!("LC_ALL={locale}")),
+        }
+        env.insert("LOCPATH".into(), locpath);
 
         let umask = if on(Variation::Umask) { 0o002 } else { 0o022 };
         value(Variation::Umask, format!("{umask:04o}"));
@@ -390,6 +397,7 @@ mod tests {
         Host {
             jobs: 4,
             other_locale: None,
+            locale_path: None,
             home_control: "/t/home".into(),
             home_varied: "/t/home-varied".into(),
         }

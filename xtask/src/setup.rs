@@ -34,6 +34,9 @@ const APT_PACKAGES: &[&str] = &[
     "strip-nondeterminism",
     "zip",
     "dpkg",
+    // The locale definitions (/usr/share/i18n/locales): det-verify's locale variation builds
+    // fr_CH.UTF-8 from them with localedef when the machine lists no locale but C.
+    "locales",
 ];
 
 pub struct TestTools {

@@ -4,6 +4,7 @@
 //! variation behind each root cause by group testing (`culprit`).
 
 mod culprit;
+mod locale;
 mod report;
 mod runner;
 mod store;
@@ -152,12 +153,30 @@ pub fn run(args: &RunArgs, status: &Status) -> Result<ExitCode> {
         rustup_home: resolved_home("RUSTUP_HOME", ".rustup"),
         keep: args.keep,
     };
+    // A locale the varied runs really get (the machine's, or one built into the verification's
+    // directory), or a note that only the variables differ.
+    let mut notes = notes;
+    let other_locale = if varied.contains(&Variation::Locale) {
+        match locale::find(&base.path.join("locale")) {
+            Ok(o) => Some(o),
+            Err(note) => {
+                notes.push(note);
+                None
+            }
+        }
+    } else {
+        None
+    };
     let host = Host {
         jobs: std::thread::available_parallelism()
             .map(|n| n.get() as u32)
             .unwrap_or(2)
             .max(2),
-        other_locale: None,
+        other_locale: other_locale.as_ref().map(|o| o.name.clone()),
+        locale_path: other_locale
+            .as_ref()
+            .and_then(|o| o.locpath.as_ref())
+            .map(|p| p.display().to_string()),
         home_control: base.path.join("home").display().to_string(),
         home_varied: base.path.join("home-varied").display().to_string(),
     };
