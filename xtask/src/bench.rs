@@ -1,10 +1,13 @@
-//! `cargo xtask bench`: det-scan's throughput beside BLAKE3 hashing on the same tree, then
-//! the other engines' benchmarks. A benchmark, not a timed test: it prints figures.
+//! `cargo xtask bench`: det-scan's throughput beside BLAKE3 hashing, b3sum and ripgrep on
+//! the same trees, then every other part's figures beside the tool a user would otherwise
+//! pick; at the end one table of every figure, also written to `target/bench.json`. A
+//! benchmark, not a timed test: it prints figures.
 
+use crate::measure::{Stats, Table, measure_ok, not_error, repeat, success};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The patterns of det's text detectors as one regular expression for ripgrep.
 const RG_PATTERNS: &str = concat!(
@@ -15,27 +18,43 @@ const RG_PATTERNS: &str = concat!(
 );
 
 pub fn run(ws: &Path) -> Result<()> {
-    scan(ws)?;
+    let mut t = Table::default();
+    let r = run_all(ws, &mut t);
+    // What was measured is shown and written even when a later part failed.
+    t.finish(ws)?;
+    r
+}
+
+fn run_all(ws: &Path, t: &mut Table) -> Result<()> {
+    scan(ws, t)?;
 
     println!("\n== tree hashing on a generated tree ==");
-    super::bench_hash::run(ws)?;
+    super::bench_hash::run(ws, t)?;
 
     println!("\n== the shim's overhead ==");
-    super::bench_shim::run(ws)?;
+    super::bench_shim::run(ws, t)?;
 
-    super::bench_build::run(ws)?;
+    super::bench_build::run(ws, t)?;
 
     println!("\n== normalize beside strip-nondeterminism ==");
-    super::bench_normalize::run(ws)?;
-    super::bench_diff::run(ws, "")?;
-    super::bench_verify::run(ws)?;
+    super::bench_normalize::run(ws, t)?;
+    super::bench_diff::run(ws, "", t)?;
+    super::bench_verify::run(ws, t)?;
     Ok(())
 }
 
+/// `cargo xtask bench <part>`: one part alone, still ending with the table and bench.json.
+pub fn part(ws: &Path, f: impl FnOnce(&mut Table) -> Result<()>) -> Result<()> {
+    let mut t = Table::default();
+    let r = f(&mut t);
+    t.finish(ws)?;
+    r
+}
+
 /// `cargo xtask bench scan`: det-scan beside BLAKE3 hashing, b3sum and ripgrep on two real
-/// corpora. Each tool's best wall time of three, and its CPU time (user + system of the
-/// best run): on a busy machine the CPU time is the fairer comparison.
-pub fn scan(ws: &Path) -> Result<()> {
+/// corpora. Each tool once to warm the page cache, then the median of three runs (wall,
+/// CPU and peak memory from wait4): we measure the tools, not the disk.
+pub fn scan(ws: &Path, t: &mut Table) -> Result<()> {
     super::cargo(
         ws,
         &["build", "--release", "-p", "cargo-detscan", "-p", "xtask"],
@@ -48,60 +67,47 @@ pub fn scan(ws: &Path) -> Result<()> {
     // Two real corpora on every machine that can build det: the toolchain's libraries (large
     // ELF shared objects and hundreds of rlibs: det-scan reads the sections that can carry a
     // leak, not .text) and the sources cargo downloaded (text: every byte is scanned).
-    let mut corpora = vec![(
-        toolchain_libs()?,
-        "the Rust toolchain's libraries: ELF .so and .rlib",
-    )];
+    let mut corpora = vec![(toolchain_libs()?, "toolchain libs (ELF .so, .rlib)")];
     if let Some(src) = registry_sources().filter(|p| p.is_dir()) {
-        corpora.push((src, "crate sources in CARGO_HOME: text, every byte scanned"));
+        corpora.push((src, "registry sources (text)"));
     }
     for (corpus, what) in &corpora {
         let bytes = tree_size(corpus)?;
+        let case = format!("{what}, {:.0} MiB", mib(bytes));
+        println!("\ncorpus: {} ({case})", corpus.display());
         println!(
-            "\ncorpus: {} ({:.0} MiB, {what})",
-            corpus.display(),
-            mib(bytes)
+            "{:<34}{:>10}  {:>8}  {:>8}  {:>9}",
+            "", "MiB/s", "wall", "cpu", "peak MiB"
         );
-        println!("{:<34}{:>10}  {:>8}  {:>8}", "", "MiB/s", "wall", "cpu");
-        let row = |name: &str, t: Timing| {
+        let mut row = |name: &str, s: Stats, against: Option<(&str, f64)>| {
             println!(
-                "{name:<34}{:>10.0}  {:>7.2}s  {:>7.2}s",
-                mib(bytes) / t.wall.as_secs_f64(),
-                t.wall.as_secs_f64(),
-                t.cpu.as_secs_f64()
-            )
+                "{name:<34}{:>10.0}  {:>7.2}s  {:>7.2}s  {:>9.0}",
+                mib(bytes) / s.wall.as_secs_f64(),
+                s.wall.as_secs_f64(),
+                s.cpu.as_secs_f64(),
+                s.max_rss_kib as f64 / 1024.0
+            );
+            let r = t.add("scan", &case, name, s);
+            r.bytes = Some(bytes);
+            r.against = against.map(|(b, g)| (b.to_string(), Some(g)));
         };
-        // Warm the page cache once, then take the best of three: we measure the tools, not the disk.
-        best_of(1, || {
-            time_cmd(Command::new(&xtask).arg("hash-tree").arg(corpus))
+        let hash = repeat(1, 3, || {
+            measure_ok(Command::new(&xtask).arg("hash-tree").arg(corpus), success)
         })?;
-        let hash = best_of(3, || {
-            time_cmd(Command::new(&xtask).arg("hash-tree").arg(corpus))
-        })?;
-        row("det BLAKE3 + SHA-256 tree hash", hash);
+        row("det BLAKE3 + SHA-256 tree hash", hash.clone(), None);
         if let Some(b3) = det_common::toolchain::find_on_path("b3sum") {
             let files = files_of(corpus)?;
             // In batches: the whole tree's file list exceeds the kernel's argument limit.
-            let batched = || -> Result<Timing> {
-                let mut sum = Timing {
-                    wall: Duration::ZERO,
-                    cpu: Duration::ZERO,
-                };
-                for chunk in files.chunks(1000) {
-                    let t = time_cmd(Command::new(&b3).args(chunk))?;
-                    sum.wall += t.wall;
-                    sum.cpu += t.cpu;
-                }
-                Ok(sum)
-            };
-            row("b3sum", best_of(3, batched)?);
+            let s = repeat(0, 3, || super::bench_hash::run_batched(&b3, &files))?;
+            row("b3sum", s, None);
         }
         // What a user would otherwise run: ripgrep searching the patterns det's text
         // detectors look for (build and home path anchors, __DATE__ and ISO dates, UUIDs),
         // binary files included, counting matches.
-        let rg = det_common::toolchain::find_on_path("rg").map(|rg| {
-            best_of(3, || {
-                time_cmd(
+        let rg_name = "ripgrep, det's text patterns";
+        let rg = match det_common::toolchain::find_on_path("rg") {
+            Some(rg) => Some(repeat(1, 3, || {
+                measure_ok(
                     Command::new(&rg)
                         .args([
                             "--count",
@@ -112,15 +118,19 @@ pub fn scan(ws: &Path) -> Result<()> {
                         ])
                         .args(["-e", RG_PATTERNS])
                         .arg(corpus),
+                    not_error,
                 )
-            })
-        });
-        let rg = rg.transpose()?;
-        if let Some(t) = rg {
-            row("ripgrep, det's text patterns", t);
+            })?),
+            None => {
+                println!("ripgrep: not installed (apt-get install ripgrep), skipped");
+                None
+            }
+        };
+        if let Some(s) = &rg {
+            row(rg_name, s.clone(), None);
         }
-        let scan_t = best_of(3, || {
-            time_cmd(
+        let scan_t = repeat(1, 3, || {
+            measure_ok(
                 Command::new(&scan)
                     .args([
                         "--quiet",
@@ -135,18 +145,25 @@ pub fn scan(ws: &Path) -> Result<()> {
                         "/dev/null",
                     ])
                     .arg(corpus),
+                not_error,
             )
         })?;
-        row("det-scan", scan_t);
+        // The goals: at least ripgrep's speed, at least half of hashing's.
+        let against = if rg.is_some() {
+            Some((rg_name, 1.0))
+        } else {
+            Some(("det BLAKE3 + SHA-256 tree hash", 2.0))
+        };
+        row("det-scan", scan_t.clone(), against);
         println!(
             "det-scan / hashing               {:>10.2}  (wall; goal: >= 0.50)",
             hash.wall.as_secs_f64() / scan_t.wall.as_secs_f64()
         );
-        if let Some(t) = rg {
+        if let Some(s) = &rg {
             println!(
                 "det-scan / ripgrep               {:>10.2}  wall, {:.2} cpu  (goal: >= 1.00)",
-                t.wall.as_secs_f64() / scan_t.wall.as_secs_f64(),
-                t.cpu.as_secs_f64() / scan_t.cpu.as_secs_f64()
+                s.wall.as_secs_f64() / scan_t.wall.as_secs_f64(),
+                s.cpu.as_secs_f64() / scan_t.cpu.as_secs_f64()
             );
         }
     }
@@ -197,53 +214,6 @@ fn files_of(dir: &Path) -> Result<Vec<PathBuf>> {
 fn tree_size(dir: &Path) -> Result<u64> {
     let (targets, _) = det_common::scan::walk(&[dir.to_path_buf()], false);
     Ok(targets.iter().map(|t| t.size).sum())
-}
-
-/// A command's wall time and CPU time (user + system, its children included).
-#[derive(Clone, Copy)]
-struct Timing {
-    wall: Duration,
-    cpu: Duration,
-}
-
-/// The CPU time of this process's waited-for children so far.
-fn children_cpu() -> Duration {
-    // SAFETY: getrusage only writes the struct it is given.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
-
-fn time_cmd(cmd: &mut Command) -> Result<Timing> {
-    let cpu0 = children_cpu();
-    let start = Instant::now();
-    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
-    let wall = start.elapsed();
-    // det-scan exits 1 when it finds something; only 2 (or a signal) is a failure here.
-    if out.status.code().is_none_or(|c| c >= 2) {
-        bail!(
-            "{cmd:?} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(Timing {
-        wall,
-        cpu: children_cpu().saturating_sub(cpu0),
-    })
-}
-
-/// The run with the best wall time of `n`.
-fn best_of(n: usize, mut f: impl FnMut() -> Result<Timing>) -> Result<Timing> {
-    let mut best: Option<Timing> = None;
-    for _ in 0..n {
-        let t = f()?;
-        if best.is_none_or(|b| t.wall < b.wall) {
-            best = Some(t);
-        }
-    }
-    best.context("best_of(0)")
 }
 
 fn mib(bytes: u64) -> f64 {

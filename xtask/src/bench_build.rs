@@ -4,15 +4,16 @@
 //! with different CARGO_HOMEs — the second build's hit rate with plain cargo and with
 //! det-build (whose canonical root makes every compiler argument the same).
 
+use crate::measure::{Stats, Table, interleaved, measure_ok, success};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const FIXTURE: &str = "rust-cc-sys";
 const ARGS: &[&str] = &["--release", "--examples"];
 
-pub fn run(ws: &Path) -> Result<()> {
+pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
     super::cargo(ws, &["build", "--release", "-p", "cargo-detbuild"], &[])?;
     let det = ws.join("target/release/cargo-det-build");
     let tmp = tempfile::tempdir()?;
@@ -37,18 +38,20 @@ pub fn run(ws: &Path) -> Result<()> {
 
     println!("\n== cargo det-build against cargo build, from scratch ({FIXTURE}, {ARGS:?}) ==");
     let (dir, home) = checkout("a")?;
-    let mut plain = Vec::new();
-    let mut with_det = Vec::new();
     // Interleaved, so that a machine getting busier hurts both alike; one warm-up each.
-    for round in 0..4 {
-        let p = timed(build_cmd(None, &dir, &home, true))?;
-        let d = timed(build_cmd(Some(&det), &dir, &home, true))?;
-        if round > 0 {
-            plain.push(p);
-            with_det.push(d);
-        }
-    }
-    let (p, d) = (median(&mut plain), median(&mut with_det));
+    let stats = interleaved(
+        1,
+        3,
+        &mut [
+            &mut || measure_ok(&mut build_cmd(None, &dir, &home, true), success),
+            &mut || measure_ok(&mut build_cmd(Some(&det), &dir, &home, true), success),
+        ],
+    )?;
+    let (p, d) = (stats[0].wall, stats[1].wall);
+    let case = format!("{FIXTURE} {}, from scratch", ARGS.join(" "));
+    t.add("build", &case, "cargo build", stats[0].clone());
+    t.add("build", &case, "cargo det-build", stats[1].clone())
+        .against = Some(("cargo build".into(), Some(1.03)));
     println!(
         "cargo build        {:>8.2} s (median of 3)",
         p.as_secs_f64()
@@ -110,6 +113,15 @@ pub fn run(ws: &Path) -> Result<()> {
                 };
                 let (hits, misses) = hits_misses(&stats);
                 let total = hits + misses;
+                t.add(
+                    "build",
+                    "sccache shared by two checkouts",
+                    label,
+                    Stats::of_durations(&[Duration::ZERO]),
+                )
+                .note = Some(format!(
+                    "second checkout: {hits}/{total} compilations from the cache"
+                ));
                 println!(
                     "{label:<16} second checkout: {hits}/{total} compilations from the cache ({:.0} %)",
                     if total > 0 {
@@ -154,21 +166,6 @@ fn build_cmd(det: Option<&Path>, dir: &Path, home: &Path, quiet: bool) -> Comman
     cmd
 }
 
-fn timed(mut cmd: Command) -> Result<Duration> {
-    let start = Instant::now();
-    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
-    if !out.status.success() {
-        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(start.elapsed())
-}
-
-fn median(v: &mut [Duration]) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-/// `Cache hits N` and `Cache misses N` of sccache's statistics.
 fn hits_misses(stats: &str) -> (u64, u64) {
     let field = |name: &str| {
         stats

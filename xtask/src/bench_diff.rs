@@ -15,13 +15,14 @@
 //!
 //! diffoscope is Debian's; the set-up installs it when it is missing (apt-get).
 
+use crate::measure::{Stats, Table, measure_ok, not_error, repeat};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::Duration;
 
 /// Run the pairs named in `only` (`a`, `b`, `c`; empty: all).
-pub fn run(ws: &Path, only: &str) -> Result<()> {
+pub fn run(ws: &Path, only: &str, table: &mut Table) -> Result<()> {
     super::cargo(ws, &["build", "--release", "-p", "cargo-detverify"], &[])?;
     let det = ws.join("target/release/cargo-det-verify");
     ensure_diffoscope()?;
@@ -51,29 +52,46 @@ pub fn run(ws: &Path, only: &str) -> Result<()> {
     );
     let mut missed_all = Vec::new();
     for (what, (a, b)) in &pairs {
-        let (dt, dm) = measure(
-            Command::new(&det)
-                .args(["diff", "--format", "text"])
-                .arg(a)
-                .arg(b),
-        )?;
+        let det_s = repeat(0, 3, || {
+            measure_ok(
+                Command::new(&det)
+                    .args(["diff", "--format", "text"])
+                    .arg(a)
+                    .arg(b),
+                not_error,
+            )
+        })?;
         // diffoscope's JSON report is what its run produces; det's sections are checked
-        // against it below.
+        // against it below. Three runs unless one takes long (the median of what was run).
         let dfs_json = t.join("diffoscope.json");
-        let (ft, fm) = measure(
-            Command::new("diffoscope")
-                .arg("--no-progress")
-                .arg("--json")
-                .arg(&dfs_json)
-                .arg(a)
-                .arg(b),
-        )?;
+        let mut dfs_runs = Vec::new();
+        while dfs_runs.len() < 3 {
+            let s = measure_ok(
+                Command::new("diffoscope")
+                    .arg("--no-progress")
+                    .arg("--json")
+                    .arg(&dfs_json)
+                    .arg(a)
+                    .arg(b),
+                not_error,
+            )?;
+            dfs_runs.push(s);
+            if s.wall > Duration::from_secs(20) {
+                break;
+            }
+        }
+        let dfs_s = Stats::of(&dfs_runs);
+        let (dt, ft) = (det_s.wall.as_secs_f64(), dfs_s.wall.as_secs_f64());
         println!(
             "{what:<50} {dt:>10.3} {:>9.1} {ft:>12.2} {:>9.1} {:>7.0}x",
-            dm as f64 / 1024.0,
-            fm as f64 / 1024.0,
+            det_s.max_rss_kib as f64 / 1024.0,
+            dfs_s.max_rss_kib as f64 / 1024.0,
             ft / dt
         );
+        table.add("diff", what, "diffoscope", dfs_s);
+        table
+            .add("diff", what, "cargo det-verify diff", det_s)
+            .against = Some(("diffoscope".into(), None));
         // What each tool reports as differing: det's sections against diffoscope's.
         let json = Command::new(&det)
             .args(["diff", "--format", "json"])
@@ -382,33 +400,6 @@ fn ensure_diffoscope() -> Result<()> {
         bail!("apt-get install diffoscope failed");
     }
     Ok(())
-}
-
-/// Wall seconds and max RSS (KiB) of `cmd`, through /usr/bin/time; exit 0 or 1 (differ).
-fn measure(cmd: &mut Command) -> Result<(f64, u64)> {
-    let rss = tempfile::NamedTempFile::new()?;
-    let prog = cmd.get_program().to_owned();
-    let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
-    let start = Instant::now();
-    let out = Command::new("/usr/bin/time")
-        .args(["-f", "%M", "-o"])
-        .arg(rss.path())
-        .arg(&prog)
-        .args(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .with_context(|| format!("{} (is /usr/bin/time installed?)", prog.to_string_lossy()))?;
-    let secs = start.elapsed().as_secs_f64();
-    if !matches!(out.code(), Some(0 | 1)) {
-        bail!("{} failed: {out}", prog.to_string_lossy());
-    }
-    let kib = std::fs::read_to_string(rss.path())?
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or(0);
-    Ok((secs, kib))
 }
 
 fn sh(dir: &Path, prog: &str, args: &[&str]) -> Result<()> {

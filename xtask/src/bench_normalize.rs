@@ -7,10 +7,11 @@
 //! 30 s at 4 000 entries, more than 11 minutes at 20 000). Then det-scan's findings at
 //! medium or above on both results, and whether the two results are the same bytes.
 
-use anyhow::{Context, Result, bail};
+use crate::measure::{Sample, Stats, Table, measure_limited};
+use anyhow::{Result, bail};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 const SDE: &str = "1704067200";
 
@@ -37,49 +38,21 @@ with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as z:
         z.writestr(zi, body)
 "#;
 
-/// How one run ended.
-enum Run {
-    Done(Duration),
-    TimedOut,
-}
-
-/// Run `cmd` once on a fresh copy of `jar` at `work`, stopping it after `limit`.
-fn run_once(cmd: &mut Command, jar: &Path, work: &Path, limit: Duration) -> Result<Run> {
+/// Run `cmd` once on a fresh copy of `jar` at `work`, stopping it after `limit` (then `None`).
+fn run_once(cmd: &mut Command, jar: &Path, work: &Path, limit: Duration) -> Result<Option<Sample>> {
     std::fs::copy(jar, work)?;
-    let start = Instant::now();
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("running {cmd:?}"))?;
-    loop {
-        if let Some(st) = child.try_wait()? {
-            let t = start.elapsed();
-            if !st.success() {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    use std::io::Read;
-                    let _ = e.read_to_string(&mut err);
-                }
-                bail!("{cmd:?} failed ({st}): {err}");
-            }
-            return Ok(Run::Done(t));
-        }
-        if start.elapsed() >= limit {
-            child.kill()?;
-            child.wait()?;
-            return Ok(Run::TimedOut);
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    match measure_limited(cmd, Some(limit))? {
+        None => Ok(None),
+        Some(m) if m.status.success() => Ok(Some(m.sample)),
+        Some(m) => bail!(
+            "{cmd:?} failed ({}): {}",
+            m.status,
+            String::from_utf8_lossy(&m.stderr)
+        ),
     }
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-pub fn run(ws: &Path) -> Result<()> {
+pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
     super::cargo(ws, &["build", "--release", "-p", "cargo-detbuild"], &[])?;
     let det = ws.join("target/release/cargo-det-build");
     let sn = det_common::toolchain::find_on_path("strip-nondeterminism");
@@ -114,14 +87,18 @@ pub fn run(ws: &Path) -> Result<()> {
         det_cmd
             .args(["det-build", "normalize", "-q", "--source-date-epoch", SDE])
             .arg(&work);
-        let mut times = Vec::new();
+        let mut samples = Vec::new();
         for _ in 0..DET_RUNS {
-            match run_once(&mut det_cmd, &jar, &work, Duration::MAX)? {
-                Run::Done(t) => times.push(t),
-                Run::TimedOut => unreachable!("no limit"),
-            }
+            samples.extend(run_once(
+                &mut det_cmd,
+                &jar,
+                &work,
+                Duration::from_secs(3600),
+            )?);
         }
-        let det_t = median(times);
+        let det_s = Stats::of(&samples);
+        let det_t = det_s.wall;
+        let case = format!("jar, {n} entries, {size:.0} MiB");
         let det_findings = findings(&work)?;
         let det_out = std::fs::read(&work)?;
         let (sn_cell, speedup, sn_findings, same) = match &sn {
@@ -130,17 +107,21 @@ pub fn run(ws: &Path) -> Result<()> {
                 let mut c = Command::new(sn);
                 c.arg(format!("--timestamp={SDE}")).arg(&work);
                 match run_once(&mut c, &jar, &work, ANCHOR_TIMEOUT)? {
-                    Run::Done(t) => (
-                        format!("{:.2} s", t.as_secs_f64()),
-                        format!("{:.1}x", t.as_secs_f64() / det_t.as_secs_f64()),
-                        findings(&work)?.to_string(),
-                        if std::fs::read(&work)? == det_out {
-                            "yes"
-                        } else {
-                            "no"
-                        },
-                    ),
-                    Run::TimedOut => (
+                    Some(s) => {
+                        t.add("normalize", &case, "strip-nondeterminism", Stats::of(&[s]));
+                        let t = s.wall;
+                        (
+                            format!("{:.2} s", t.as_secs_f64()),
+                            format!("{:.1}x", t.as_secs_f64() / det_t.as_secs_f64()),
+                            findings(&work)?.to_string(),
+                            if std::fs::read(&work)? == det_out {
+                                "yes"
+                            } else {
+                                "no"
+                            },
+                        )
+                    }
+                    None => (
                         format!("> {} s", ANCHOR_TIMEOUT.as_secs()),
                         format!(
                             "> {:.0}x",
@@ -152,6 +133,12 @@ pub fn run(ws: &Path) -> Result<()> {
                 }
             }
         };
+        let row = t.add("normalize", &case, "cargo det-build normalize", det_s);
+        if sn_cell.starts_with('>') {
+            row.note = Some(format!("strip-nondeterminism {sn_cell} (stopped)"));
+        } else if sn_cell != "-" {
+            row.against = Some(("strip-nondeterminism".into(), None));
+        }
         println!(
             "{n:>8} {size:>8.1}   {:>8.2} s {sn_cell:>14}   {speedup:>9}   {:>13}   {same}",
             det_t.as_secs_f64(),

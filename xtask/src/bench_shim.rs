@@ -7,9 +7,11 @@
 //! script compiles it with the same flags whatever the profile, so the debug build of
 //! cargo-det-build embeds the same bytes), or the file `DET_BENCH_SHIM` names.
 
+use crate::measure::{Stats, Table};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 const CLOCK_C: &str = r#"
 #include <stdio.h>
@@ -47,28 +49,32 @@ int main(int argc, char **argv) {
 
 const ENTRIES: usize = 100_000;
 
-pub fn run(ws: &Path) -> Result<()> {
+pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
     let shim = match std::env::var_os("DET_BENCH_SHIM") {
         Some(p) => PathBuf::from(p),
         None => shim_path(ws)?,
     };
     let tmp = std::env::temp_dir().join(format!("det-bench-shim-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    let result = bench(&shim, &tmp);
+    let result = bench(&shim, &tmp, t);
     let _ = std::fs::remove_dir_all(&tmp);
     result
 }
 
-fn bench(shim: &Path, tmp: &Path) -> Result<()> {
+fn bench(shim: &Path, tmp: &Path, t: &mut Table) -> Result<()> {
     let clock = gcc(tmp, "clock", CLOCK_C)?;
     let list = gcc(tmp, "list", LIST_C)?;
     let log = tmp.join("shim.log");
     let log = log.to_str().context("temporary path is not UTF-8")?;
 
     println!("shim: {}", shim.display());
-    println!("clock_gettime(CLOCK_REALTIME), 1,000,000 calls: ns per call (best of 5)");
+    println!("clock_gettime(CLOCK_REALTIME), 1,000,000 calls: ns per call (median of 5)");
+    let case = "clock_gettime x 1,000,000 (the loop's time)";
+    // ns per call over a million calls: the loop took that many milliseconds.
+    let per_call = |ns: f64| Stats::of_durations(&[Duration::from_secs_f64(ns / 1000.0)]);
     let base = best(&clock, &[], None, &[])?;
     println!("  {:<38} {base:>8.2}", "no shim");
+    t.add("shim", case, "no shim", per_call(base));
     for (label, env) in [
         ("shim, no setting (fall-through)", &[][..]),
         ("shim, DET_SHIM_TIME=0", &[("DET_SHIM_TIME", "0")][..]),
@@ -83,6 +89,7 @@ fn bench(shim: &Path, tmp: &Path) -> Result<()> {
     ] {
         let v = best(&clock, &[], Some(shim), env)?;
         println!("  {label:<38} {v:>8.2}  ({:+.2})", v - base);
+        t.add("shim", case, label, per_call(v)).against = Some(("no shim".into(), None));
     }
 
     let dir = tmp.join("entries");
@@ -93,9 +100,12 @@ fn bench(shim: &Path, tmp: &Path) -> Result<()> {
         std::fs::File::create(&p).with_context(|| format!("creating {}", p.display()))?;
     }
     let d = dir.to_str().context("temporary path is not UTF-8")?;
-    println!("listing a {ENTRIES}-entry directory (opendir + readdir): ms (best of 5)");
+    println!("listing a {ENTRIES}-entry directory (opendir + readdir): ms (median of 5)");
+    let case = format!("listing a {ENTRIES}-entry directory");
+    let ms = |v: f64| Stats::of_durations(&[Duration::from_secs_f64(v / 1000.0)]);
     let base = best(&list, &[d], None, &[])?;
     println!("  {:<38} {base:>8.2}", "no shim");
+    t.add("shim", &case, "no shim", ms(base));
     for (label, env) in [
         ("shim, no setting (fall-through)", &[][..]),
         (
@@ -113,6 +123,7 @@ fn bench(shim: &Path, tmp: &Path) -> Result<()> {
     ] {
         let v = best(&list, &[d], Some(shim), env)?;
         println!("  {label:<38} {v:>8.2}  ({:+.2})", v - base);
+        t.add("shim", &case, label, ms(v)).against = Some(("no shim".into(), None));
     }
     Ok(())
 }
@@ -162,9 +173,9 @@ fn gcc(dir: &Path, name: &str, source: &str) -> Result<PathBuf> {
     Ok(exe)
 }
 
-/// The smallest first number printed by 5 runs of `exe`.
+/// The median of the first number printed by 5 runs of `exe`.
 fn best(exe: &Path, args: &[&str], shim: Option<&Path>, env: &[(&str, &str)]) -> Result<f64> {
-    let mut best = f64::INFINITY;
+    let mut values = Vec::new();
     for _ in 0..5 {
         let mut cmd = Command::new(exe);
         cmd.args(args).env_remove("LD_PRELOAD");
@@ -189,7 +200,8 @@ fn best(exe: &Path, args: &[&str], shim: Option<&Path>, env: &[(&str, &str)]) ->
             .next()
             .and_then(|x| x.parse().ok())
             .with_context(|| format!("{} printed {text:?}", exe.display()))?;
-        best = best.min(v);
+        values.push(v);
     }
-    Ok(best)
+    values.sort_by(f64::total_cmp);
+    Ok(values[values.len() / 2])
 }

@@ -4,6 +4,7 @@
 //! culprit search costs: the extra builds it used against the number of variations varied,
 //! beside the bound 1 + log2(n) per culprit (plus the rerun).
 
+use crate::measure::{Stats, Table};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,7 +14,7 @@ const FIXTURE: &str = "rust-cc-sys";
 const ARGS: &[&str] = &["--release", "--examples"];
 const RUNS: u32 = 2;
 
-pub fn run(ws: &Path) -> Result<()> {
+pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
     super::cargo(
         ws,
         &[
@@ -76,6 +77,20 @@ pub fn run(ws: &Path) -> Result<()> {
             verified.push(v);
         }
     }
+    let case = format!("{FIXTURE} {}, {RUNS} builds", ARGS.join(" "));
+    t.add(
+        "verify",
+        &case,
+        &format!("cargo build x {RUNS}"),
+        Stats::of_durations(&plain),
+    );
+    t.add(
+        "verify",
+        &case,
+        "cargo det-verify --raw",
+        Stats::of_durations(&verified),
+    )
+    .against = Some((format!("cargo build x {RUNS}"), Some(1.05)));
     let (p, v) = (median(&mut plain), median(&mut verified));
     println!(
         "{RUNS} x cargo build               {:>8.2} s (median of 3)",
@@ -152,6 +167,16 @@ pub fn run(ws: &Path) -> Result<()> {
                 .collect();
             let n = set.len();
             let bound = 1 + (n as f64).log2().ceil() as usize + 1;
+            t.add(
+                "verify",
+                &format!("culprit search, {fixture}, {n} variations"),
+                "cargo det-verify",
+                Stats::of_durations(&[Duration::ZERO]),
+            )
+            .note = Some(format!(
+                "{} extra builds (bound {bound}), culprits {found:?}",
+                r["extra_builds"].as_u64().unwrap_or(0)
+            ));
             println!(
                 "{fixture:<16} {:<11} {n:>10} {:>12} {bound:>24}",
                 if found.iter().all(|f| f == culprit) && !found.is_empty() {

@@ -9,6 +9,7 @@ mod bench_shim;
 mod bench_verify;
 mod demo;
 mod docs;
+mod measure;
 mod setup;
 
 use anyhow::{Context, Result, bail};
@@ -26,14 +27,17 @@ jobs:
            det-scan finds in each, with the fix; then the det-verify story: --raw on
            rust-buildrs-time (not reproducible: the .rodata time, culprit `time`, the fix),
            and with det-build (reproducible)
-  bench    measure det-scan's throughput beside BLAKE3 hashing, b3sum and ripgrep, the
-           shim's overhead, cargo det-build beside cargo build (wall time from scratch;
-           sccache hits across two checkouts), normalize beside strip-nondeterminism,
-           cargo det-verify diff beside diffoscope (wall time, peak memory, every place
-           diffoscope reports as differing checked against det's report), cargo det-verify
-           against N plain builds and the culprit search's extra builds; `bench scan`,
-           `bench build`, `bench normalize`, `bench diff` (`bench diff ac`: only pairs a
-           and c) and `bench verify` run only those parts
+  bench    one table of every figure, also written to target/bench.json (det-bench/1:
+           medians of repeated runs, CPU time and peak memory from wait4): det-scan's
+           throughput beside BLAKE3 hashing, b3sum and ripgrep, det's tree hashing beside
+           b3sum and sha256sum, the shim's overhead, cargo det-build beside cargo build
+           (from scratch; sccache hits across two checkouts), normalize beside
+           strip-nondeterminism, cargo det-verify diff beside diffoscope (wall time, peak
+           memory, every place diffoscope reports as differing checked against det's
+           report), cargo det-verify against N plain builds and the culprit search's extra
+           builds; `bench scan`, `bench hash`, `bench shim`, `bench build`,
+           `bench normalize`, `bench diff` (`bench diff ac`: only pairs a and c) and
+           `bench verify` run one part (and still end with the table)
   docs     regenerate docs/rules.md from the rules table
 ";
 
@@ -50,18 +54,19 @@ fn run() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") => test(&ws, &args[1..]),
         Some("demo") => demo::run(&ws),
-        Some("bench") if args.get(1).map(String::as_str) == Some("build") => bench_build::run(&ws),
-        Some("bench") if args.get(1).map(String::as_str) == Some("normalize") => {
-            bench_normalize::run(&ws)
-        }
-        Some("bench") if args.get(1).map(String::as_str) == Some("diff") => {
-            bench_diff::run(&ws, args.get(2).map_or("", String::as_str))
-        }
-        Some("bench") if args.get(1).map(String::as_str) == Some("verify") => {
-            bench_verify::run(&ws)
-        }
-        Some("bench") if args.get(1).map(String::as_str) == Some("scan") => bench::scan(&ws),
-        Some("bench") => bench::run(&ws),
+        Some("bench") => match args.get(1).map(String::as_str) {
+            None => bench::run(&ws),
+            Some("build") => bench::part(&ws, |t| bench_build::run(&ws, t)),
+            Some("normalize") => bench::part(&ws, |t| bench_normalize::run(&ws, t)),
+            Some("diff") => bench::part(&ws, |t| {
+                bench_diff::run(&ws, args.get(2).map_or("", String::as_str), t)
+            }),
+            Some("verify") => bench::part(&ws, |t| bench_verify::run(&ws, t)),
+            Some("scan") => bench::part(&ws, |t| bench::scan(&ws, t)),
+            Some("hash") => bench::part(&ws, |t| bench_hash::run(&ws, t)),
+            Some("shim") => bench::part(&ws, |t| bench_shim::run(&ws, t)),
+            Some(other) => bail!("unknown bench part `{other}`\n\n{USAGE}"),
+        },
         Some("docs") => docs::run(&ws),
         Some("hash-tree") if args.len() == 2 => bench::hash_tree(Path::new(&args[1])),
         Some("-h" | "--help" | "help") | None => {
