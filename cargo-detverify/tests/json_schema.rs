@@ -153,3 +153,79 @@ fn diff_json_matches_its_doc() {
     let same = run(dir.path(), &tmp, &["diff", "a", "a", "--format", "json"], 0);
     assert_eq!(same["identical"], true);
 }
+
+#[test]
+fn compare_json_matches_its_doc() {
+    ensure_det_build();
+    let dir = tempfile::tempdir().unwrap();
+    let (p, _tmp) = fixture(dir.path(), "rust-clean");
+    let out = Command::new(Path::new(BIN).with_file_name("cargo-det-build"))
+        .args(["det-build", "-q"])
+        .current_dir(&p)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("DET_STORE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let real: Value =
+        serde_json::from_slice(&std::fs::read(p.join("target/det/manifest.json")).unwrap())
+            .unwrap();
+    // Other machines' manifests: one agreeing, one with another binary, one built from
+    // another Cargo.lock (another closure); and two without a closure (as other producers
+    // write them) whose builds ran with another TZ.
+    let write = |name: &str, edit: &dyn Fn(&mut Value)| {
+        let mut m = real.clone();
+        edit(&mut m);
+        std::fs::write(
+            dir.path().join(name),
+            serde_json::to_vec_pretty(&m).unwrap(),
+        )
+        .unwrap();
+    };
+    write("a.json", &|_| {});
+    write("b.json", &|_| {});
+    write("c.json", &|m| {
+        m["outputs"]["debug/rust-clean"]["sha256"] = "0".repeat(64).into();
+    });
+    write("d.json", &|m| {
+        m["closure"] = "2".repeat(64).into();
+        m["inputs"]["Cargo.lock"] = "3".repeat(64).into();
+    });
+    write("e.json", &|m| {
+        m.as_object_mut().unwrap().remove("closure");
+    });
+    write("f.json", &|m| {
+        m.as_object_mut().unwrap().remove("closure");
+        m["env"]["TZ"] = "Europe/Zurich".into();
+    });
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let args = |names: &[&'static str]| {
+        let mut a = vec!["compare", "--format", "json"];
+        a.extend(names);
+        a
+    };
+    let dissent = run(
+        dir.path(),
+        &tmp,
+        &args(&["a.json", "b.json", "c.json", "d.json"]),
+        1,
+    );
+    assert_eq!(dissent["dissenters"][0], "c.json", "{dissent:#}");
+    assert_eq!(
+        dissent["different_inputs"][0]["differs_in"][0],
+        "inputs Cargo.lock"
+    );
+    let context = run(dir.path(), &tmp, &args(&["e.json", "f.json"]), 0);
+    assert_eq!(context["context"][0]["key"], "TZ", "{context:#}");
+    schema_doc::check(
+        "compare-json.md",
+        "det-compare/1",
+        &[&dissent, &context],
+        &[],
+    );
+}
