@@ -2,7 +2,8 @@
 //! in a copy of the workspace, det's freshly built subcommands on PATH (as `cargo install`
 //! puts them). It passes as shipped; with a build path compiled into the binary it fails
 //! naming det-scan's finding, and with a build id made up at build time it fails naming
-//! det-verify's verdict and cause. One copy, so the xtask itself is compiled once.
+//! det-verify's verdict and cause; without det on PATH it says so (exit 2). One copy, so
+//! the xtask itself is compiled once.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -60,6 +61,10 @@ fn release(ws: &Path, tmp: &Path, bin: &Path) -> (Output, String) {
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
     ))
     .unwrap();
+    release_with_path(ws, tmp, &path)
+}
+
+fn release_with_path(ws: &Path, tmp: &Path, path: &std::ffi::OsStr) -> (Output, String) {
     let mut c = Command::new(cargo());
     c.args(["xtask", "release"])
         .current_dir(ws)
@@ -168,4 +173,18 @@ fn xtask_release_passes_and_fails_on_a_finding_or_a_non_reproducible_verdict() {
         "{err}"
     );
     assert!(err.contains("(rule uuid-string)"), "{err}");
+
+    // Without det on PATH (only the toolchain's directory, holding cargo and rustc, and the
+    // system's): exit 2, saying what is missing.
+    let toolchain = Path::new(&cargo())
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let path = std::env::join_paths([toolchain, "/usr/bin".into(), "/bin".into()]).unwrap();
+    let (out, err) = release_with_path(&ws, &tmp, &path);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("xtask: error: `cargo det-build` is not installed"),
+        "{err}"
+    );
 }

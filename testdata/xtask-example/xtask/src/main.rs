@@ -50,6 +50,16 @@ fn release() -> Result<Vec<String>, String> {
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
     let mut problems = Vec::new();
+    for tool in ["det-build", "det-verify", "det-scan"] {
+        let found = cargo()
+            .args([tool, "--version"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !found.is_ok_and(|s| s.success()) {
+            return Err(format!("`cargo {tool}` is not installed: install det (see its README) so that cargo-{tool} is on PATH"));
+        }
+    }
 
     // 1. Build: det-build writes what it built to target/det/manifest.json (det-manifest/1).
     run(&root, &["det-build", "--release"])?;
