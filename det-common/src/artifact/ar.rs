@@ -39,14 +39,35 @@ pub(crate) fn children<'a>(
     })
 }
 
+/// A header field without the spaces and NULs that pad it.
+fn trimmed(field: &[u8]) -> &[u8] {
+    let pad = |b: &u8| *b == b' ' || *b == 0;
+    let start = field.iter().position(|b| !pad(b)).unwrap_or(field.len());
+    let end = field.iter().rposition(|b| !pad(b)).map_or(start, |i| i + 1);
+    &field[start..end]
+}
+
+/// A number of at most 18 digits of `radix` (10 or 8), which cannot overflow: the fields of
+/// an ar header, read once per member. Anything else (a sign, another byte) goes to the
+/// general parse.
+fn plain_digits(s: &[u8], radix: u8) -> Option<i64> {
+    if s.is_empty() || s.len() > 18 || !s.iter().all(|&b| b.is_ascii_digit() && b - b'0' < radix) {
+        return None;
+    }
+    Some(
+        s.iter()
+            .fold(0i64, |a, &b| a * i64::from(radix) + i64::from(b - b'0')),
+    )
+}
+
 fn decimal(field: &[u8]) -> Option<i64> {
-    let s = std::str::from_utf8(field).ok()?.trim_matches([' ', '\0']);
-    s.parse().ok()
+    let s = trimmed(field);
+    plain_digits(s, 10).or_else(|| std::str::from_utf8(s).ok()?.parse().ok())
 }
 
 fn octal(field: &[u8]) -> Option<i64> {
-    let s = std::str::from_utf8(field).ok()?.trim_matches([' ', '\0']);
-    i64::from_str_radix(s, 8).ok()
+    let s = trimmed(field);
+    plain_digits(s, 8).or_else(|| i64::from_str_radix(std::str::from_utf8(s).ok()?, 8).ok())
 }
 
 fn is_symbol_table(name: &[u8]) -> bool {
@@ -96,7 +117,7 @@ impl Iterator for ArMembers<'_> {
             let raw_name = {
                 let n = &header[..16];
                 let end = n.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
-                n[..end].to_vec()
+                &n[..end]
             };
             let Some(size) = decimal(&header[48..58]).and_then(|s| usize::try_from(s).ok()) else {
                 return self.fail(
@@ -115,7 +136,7 @@ impl Iterator for ArMembers<'_> {
             };
             let Some(body) = self.data.get(data_start..data_end) else {
                 return self.fail(
-                    &String::from_utf8_lossy(&raw_name),
+                    &String::from_utf8_lossy(raw_name),
                     format!(
                         "ar member at offset {at} is truncated: {size} bytes declared, {} present",
                         len.saturating_sub(data_start)
@@ -124,7 +145,7 @@ impl Iterator for ArMembers<'_> {
             };
             self.pos = data_end.saturating_add(data_end & 1);
 
-            if is_symbol_table(&raw_name) {
+            if is_symbol_table(raw_name) {
                 continue;
             }
             if raw_name == b"//" {
@@ -165,7 +186,7 @@ impl Iterator for ArMembers<'_> {
                     }
                 }
             } else {
-                let n = raw_name.strip_suffix(b"/").unwrap_or(&raw_name);
+                let n = raw_name.strip_suffix(b"/").unwrap_or(raw_name);
                 (String::from_utf8_lossy(n).into_owned(), body)
             };
 

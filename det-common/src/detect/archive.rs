@@ -91,6 +91,22 @@ fn push(out: &mut Vec<Finding>, rule: &str, loc: Location, evidence: String) {
     out.push(Finding::new(rules::get(rule), loc, evidence));
 }
 
+/// A finding about one member's metadata, built only while the file's cap on findings
+/// leaves room for it (see [`ScanOptions::push_capped`]): a Windows import library has
+/// 20 000 members, each with a mode and an mtime finding; past the cap they are counted,
+/// never formatted.
+fn push_member(
+    opts: &ScanOptions,
+    out: &mut Vec<Finding>,
+    rule: &'static str,
+    make: impl FnOnce() -> (Location, String),
+) {
+    opts.push_capped(out, rule, || {
+        let (loc, evidence) = make();
+        Finding::new(rules::get(rule), loc, evidence)
+    });
+}
+
 /// Header-level findings of a container or pyc node itself.
 pub(crate) fn detect(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut Vec<Finding>) {
     match node.format {
@@ -235,42 +251,42 @@ fn detect_ar_member(
     out: &mut Vec<Finding>,
 ) {
     if let Some(t) = int(node, "mtime").filter(|&t| !opts.is_normalized_time(t)) {
-        push(
-            out,
-            "ar-member-mtime",
-            loc.at("ar header", None).field("mtime"),
-            format!("mtime {t} ({})", utc(t)),
-        );
+        push_member(opts, out, "ar-member-mtime", || {
+            (
+                loc.at("ar header", None).field("mtime"),
+                format!("mtime {t} ({})", utc(t)),
+            )
+        });
     }
     let (uid, gid) = (int(node, "uid").unwrap_or(0), int(node, "gid").unwrap_or(0));
     if uid != 0 || gid != 0 {
-        push(
-            out,
-            "ar-member-owner",
-            loc.at("ar header", None).field("uid/gid"),
-            format!("uid {uid}, gid {gid}"),
-        );
+        push_member(opts, out, "ar-member-owner", || {
+            (
+                loc.at("ar header", None).field("uid/gid"),
+                format!("uid {uid}, gid {gid}"),
+            )
+        });
     }
     if let Some(mode) = int(node, "mode").map(|m| m & 0o7777) {
         if mode != 0o644 && mode != 0o755 {
-            push(
-                out,
-                "ar-member-mode",
-                loc.at("ar header", None).field("mode"),
-                format!("mode {mode:04o}"),
-            );
+            push_member(opts, out, "ar-member-mode", || {
+                (
+                    loc.at("ar header", None).field("mode"),
+                    format!("mode {mode:04o}"),
+                )
+            });
         }
     }
 }
 
 fn detect_zip_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut Vec<Finding>) {
     if let Some(t) = int(node, "mtime").filter(|&t| !is_normalized_dos_time(opts, t)) {
-        push(
-            out,
-            "zip-entry-mtime",
-            loc.field("DOS date/time"),
-            format!("{} (DOS time, read as UTC)", utc(t).trim_end_matches('Z')),
-        );
+        push_member(opts, out, "zip-entry-mtime", || {
+            (
+                loc.field("DOS date/time"),
+                format!("{} (DOS time, read as UTC)", utc(t).trim_end_matches('Z')),
+            )
+        });
     }
     let extended: Vec<String> = [
         "ut-mtime",
@@ -289,36 +305,33 @@ fn detect_zip_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut 
     })
     .collect();
     if !extended.is_empty() {
-        push(
-            out,
-            "zip-extended-timestamp",
-            loc.at("extra field", None),
-            extended.join(", "),
-        );
+        push_member(opts, out, "zip-extended-timestamp", || {
+            (loc.at("extra field", None), extended.join(", "))
+        });
     }
     if let (Some(mode), Some(ext)) = (int(node, "mode"), int(node, "external-attributes")) {
         let symlink = (ext >> 16) & 0o170_000 == 0o120_000;
         // wheel writes RECORD with a constant 0664, whatever the umask.
         let wheel_record = node.name.ends_with(".dist-info/RECORD") && mode == 0o664;
         if mode & 0o022 != 0 && !symlink && !wheel_record {
-            push(
-                out,
-                "zip-external-attributes",
-                loc.field("external attributes"),
-                format!("mode {mode:04o} (group/other-writable: follows the builder's umask)"),
-            );
+            push_member(opts, out, "zip-external-attributes", || {
+                (
+                    loc.field("external attributes"),
+                    format!("mode {mode:04o} (group/other-writable: follows the builder's umask)"),
+                )
+            });
         }
     }
 }
 
 fn detect_tar_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut Vec<Finding>) {
     if let Some(t) = int(node, "mtime").filter(|&t| !opts.is_normalized_time(t)) {
-        push(
-            out,
-            "tar-member-mtime",
-            loc.at("tar header", None).field("mtime"),
-            format!("mtime {t} ({})", utc(t)),
-        );
+        push_member(opts, out, "tar-member-mtime", || {
+            (
+                loc.at("tar header", None).field("mtime"),
+                format!("mtime {t} ({})", utc(t)),
+            )
+        });
     }
     let (uid, gid) = (int(node, "uid").unwrap_or(0), int(node, "gid").unwrap_or(0));
     let uname = text(node, "uname").unwrap_or("");
@@ -329,12 +342,9 @@ fn detect_tar_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut 
         if !uname.is_empty() || !gname.is_empty() {
             ev.push_str(&format!(", user `{uname}`, group `{gname}`"));
         }
-        push(
-            out,
-            "tar-member-owner",
-            loc.at("tar header", None).field("owner"),
-            ev,
-        );
+        push_member(opts, out, "tar-member-owner", || {
+            (loc.at("tar header", None).field("owner"), ev)
+        });
     }
     let pax: Vec<String> = ["pax-atime", "pax-ctime"]
         .into_iter()
@@ -345,12 +355,9 @@ fn detect_tar_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut 
         })
         .collect();
     if !pax.is_empty() {
-        push(
-            out,
-            "tar-pax-time",
-            loc.at("pax header", None),
-            pax.join(", "),
-        );
+        push_member(opts, out, "tar-pax-time", || {
+            (loc.at("pax header", None), pax.join(", "))
+        });
     }
 }
 
