@@ -13,6 +13,66 @@ enum Backing {
     Owned(Vec<u8>),
     /// Decompressed data, holding its share of the scan's memory budget until dropped.
     Budgeted(Vec<u8>, #[allow(dead_code)] Reservation),
+    /// A small file read whole into a buffer of the thread's pool, given back when dropped.
+    Pooled(Vec<u8>),
+}
+
+impl Drop for Backing {
+    fn drop(&mut self) {
+        if let Backing::Pooled(buf) = self {
+            give_back(std::mem::take(buf));
+        }
+    }
+}
+
+/// Files up to this size are read, not mapped. On a source tree of many small files the map
+/// costs more than the bytes: an mmap, a page fault per few pages and an munmap (with a TLB
+/// shootdown on every core running the scan) per file, against one read into a reused buffer.
+const READ_MAX: u64 = 1 << 20;
+/// Buffers each thread keeps for reuse (a thread may hold a file while it steals another).
+const POOL_BUFFERS: usize = 4;
+
+thread_local! {
+    static POOL: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An empty buffer from this thread's pool, or a new one.
+fn take_buffer() -> Vec<u8> {
+    POOL.try_with(|p| p.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+fn give_back(mut buf: Vec<u8>) {
+    buf.clear();
+    let _ = POOL.try_with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < POOL_BUFFERS && buf.capacity() <= READ_MAX as usize {
+            p.push(buf);
+        }
+    });
+}
+
+/// Read up to `len` bytes of `file` (fewer when it shrank since its size was taken).
+fn read_whole(file: &mut File, len: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = take_buffer();
+    buf.resize(len, 0);
+    let mut n = 0;
+    while n < len {
+        match file.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                give_back(buf);
+                return Err(e);
+            }
+        }
+    }
+    buf.truncate(n);
+    Ok(buf)
 }
 
 /// A range of a memory-mapped file or of an owned buffer. Cloning and slicing never copy.
@@ -40,7 +100,8 @@ impl Bytes {
         }
     }
 
-    /// Memory-map a file read-only. Empty files get an empty buffer (mmap rejects them).
+    /// Memory-map a file read-only. Empty files get an empty buffer (mmap rejects them), and
+    /// files up to 1 MiB are read into a buffer instead (see `READ_MAX`).
     ///
     /// The file is opened without following a symbolic link and without blocking
     /// (`O_NOFOLLOW | O_NONBLOCK`), and the opened descriptor must be a regular file: a file
@@ -62,7 +123,7 @@ impl Bytes {
             use std::os::unix::fs::OpenOptionsExt;
             options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
         }
-        let file: File = options.open(path).map_err(|e| {
+        let mut file: File = options.open(path).map_err(|e| {
             #[cfg(unix)]
             if e.raw_os_error() == Some(libc::ELOOP) {
                 return crate::Error::invalid(
@@ -94,6 +155,14 @@ impl Bytes {
         let len = meta.len();
         if len == 0 {
             return Ok(Bytes::from_vec(Vec::new()));
+        }
+        if len <= READ_MAX {
+            let buf = read_whole(&mut file, len as usize).map_err(|e| crate::Error::io(path, e))?;
+            let len = buf.len();
+            return Ok(Bytes {
+                backing: Arc::new(Backing::Pooled(buf)),
+                range: 0..len,
+            });
         }
         // SAFETY: the map is read-only; a file truncated by another process while we read it
         // can raise SIGBUS, which is the accepted risk of every mmap-based reader (ripgrep,
@@ -156,7 +225,7 @@ impl Deref for Bytes {
     fn deref(&self) -> &[u8] {
         let all: &[u8] = match &*self.backing {
             Backing::Mapped(m) => m,
-            Backing::Owned(v) | Backing::Budgeted(v, _) => v,
+            Backing::Owned(v) | Backing::Budgeted(v, _) | Backing::Pooled(v) => v,
         };
         &all[self.range.clone()]
     }
@@ -192,6 +261,30 @@ mod tests {
         assert_eq!(&*Bytes::map_file(&p).unwrap(), b"abc");
         let err = Bytes::map_file(&dir.path().join("missing")).unwrap_err();
         assert!(err.to_string().contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn read_and_mapped_files_give_their_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big");
+        let small = dir.path().join("small");
+        let pattern = |n: usize| -> Vec<u8> { (0..n).map(|i| (i * 7 % 251) as u8).collect() };
+        // Read (up to READ_MAX) and mapped (above it); then a smaller file in the buffer the
+        // larger one gave back: nothing of the earlier content shows through.
+        for n in [READ_MAX as usize, READ_MAX as usize + 1, 3] {
+            std::fs::write(&big, pattern(n)).unwrap();
+            let b = Bytes::map_file(&big).unwrap();
+            assert_eq!(b.len(), n);
+            assert!(*b == *pattern(n));
+            let mapped = matches!(&*b.backing, Backing::Mapped(_));
+            assert_eq!(mapped, n as u64 > READ_MAX, "{n} bytes");
+        }
+        std::fs::write(&small, b"abc").unwrap();
+        let first = Bytes::map_file(&big).unwrap();
+        drop(Bytes::map_file(&dir.path().join("big")).unwrap());
+        let b = Bytes::map_file(&small).unwrap();
+        assert_eq!(&*b, b"abc");
+        assert_eq!(&*first.slice(1..3), &pattern(3)[1..3]);
     }
 
     #[cfg(unix)]
