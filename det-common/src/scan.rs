@@ -4,6 +4,7 @@
 use crate::artifact::Node;
 use crate::detect::{ScanOptions, scan_node};
 use crate::finding::{Finding, Location};
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// A regular file to scan.
@@ -65,6 +66,8 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
             });
             continue;
         }
+        // In walk order: a file to resolve, or what the walk could not read.
+        let mut found: Vec<Result<walkdir::DirEntry, WalkError>> = Vec::new();
         let walker = walkdir::WalkDir::new(root)
             .follow_links(follow_symlinks)
             .follow_root_links(true)
@@ -90,7 +93,7 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
                             .map(|io| io.to_string())
                             .unwrap_or_else(|| e.to_string())
                     };
-                    errors.push(WalkError { path, message });
+                    found.push(Err(WalkError { path, message }));
                     continue;
                 }
             };
@@ -105,56 +108,76 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
                 }
                 continue;
             }
-            let (size, mut id) = match entry.metadata() {
-                Ok(m) => (m.len(), identity(&m)),
-                Err(e) => {
-                    errors.push(WalkError {
-                        path: display_path(entry.path().as_os_str()),
-                        message: e.to_string(),
-                    });
-                    continue;
-                }
-            };
-            let display = match entry.path().strip_prefix(root) {
-                Ok(rel) if !rel.as_os_str().is_empty() => join_display(&root_display, rel),
-                _ => root_display.clone(),
-            };
-            // A link the user asked to follow (`-L`, or named as a root) is opened at its
-            // target: the open itself never follows a link (see `Bytes::map_file`).
-            let is_link = entry.path_is_symlink()
-                || (entry.depth() == 0
-                    && std::fs::symlink_metadata(entry.path())
-                        .is_ok_and(|m| m.file_type().is_symlink()));
-            let path = if is_link {
-                // The link's target is what is opened: its identity, not the link's.
-                id = std::fs::metadata(entry.path())
-                    .ok()
-                    .and_then(|m| identity(&m));
-                match std::fs::canonicalize(entry.path()) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        errors.push(WalkError {
-                            path: display,
-                            message: e.to_string(),
-                        });
-                        continue;
-                    }
-                }
-            } else {
-                entry.into_path()
-            };
-            targets.push(ScanTarget {
-                path,
-                display,
-                size,
-                identity: id,
-            });
+            found.push(Ok(entry));
+        }
+        // The directory walk is sequential (it reads each directory and sorts it); what it
+        // then asks of each file (its size and identity, a link's target) is one system
+        // call or more per file, done in parallel.
+        let resolved: Vec<Result<ScanTarget, WalkError>> = found
+            .into_par_iter()
+            .map(|f| f.and_then(|entry| resolve(entry, root, &root_display)))
+            .collect();
+        for r in resolved {
+            match r {
+                Ok(t) => targets.push(t),
+                Err(e) => errors.push(e),
+            }
         }
         if !root.exists() && root.symlink_metadata().is_err() {
             // walkdir reports this as an error already; nothing more to add.
         }
     }
     (targets, errors)
+}
+
+/// The target a walked regular file is: its size and identity, and for a link the file it
+/// points to.
+fn resolve(
+    entry: walkdir::DirEntry,
+    root: &Path,
+    root_display: &str,
+) -> Result<ScanTarget, WalkError> {
+    let (size, mut id) = match entry.metadata() {
+        Ok(m) => (m.len(), identity(&m)),
+        Err(e) => {
+            return Err(WalkError {
+                path: display_path(entry.path().as_os_str()),
+                message: e.to_string(),
+            });
+        }
+    };
+    let display = match entry.path().strip_prefix(root) {
+        Ok(rel) if !rel.as_os_str().is_empty() => join_display(root_display, rel),
+        _ => root_display.to_owned(),
+    };
+    // A link the user asked to follow (`-L`, or named as a root) is opened at its
+    // target: the open itself never follows a link (see `Bytes::map_file`).
+    let is_link = entry.path_is_symlink()
+        || (entry.depth() == 0
+            && std::fs::symlink_metadata(entry.path()).is_ok_and(|m| m.file_type().is_symlink()));
+    let path = if is_link {
+        // The link's target is what is opened: its identity, not the link's.
+        id = std::fs::metadata(entry.path())
+            .ok()
+            .and_then(|m| identity(&m));
+        match std::fs::canonicalize(entry.path()) {
+            Ok(p) => p,
+            Err(e) => {
+                return Err(WalkError {
+                    path: display,
+                    message: e.to_string(),
+                });
+            }
+        }
+    } else {
+        entry.into_path()
+    };
+    Ok(ScanTarget {
+        path,
+        display,
+        size,
+        identity: id,
+    })
 }
 
 /// Version-control metadata (`.git`, `.hg`, `.svn`, ...) is not a build output: below a
