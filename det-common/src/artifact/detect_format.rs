@@ -276,10 +276,16 @@ fn is_text(d: &[u8]) -> bool {
     if !valid {
         return false;
     }
-    let control = sample
-        .iter()
-        .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c | 0x1b))
-        .count();
+    // Counted in byte-sized lanes (chunks of at most 255), which the compiler vectorizes:
+    // this runs on the first 8 KiB of every file scanned.
+    let control: usize = sample
+        .chunks(255)
+        .map(|c| {
+            c.iter().fold(0u8, |n, &b| {
+                n + u8::from(b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c | 0x1b))
+            }) as usize
+        })
+        .sum();
     control * 100 <= sample.len()
 }
 
