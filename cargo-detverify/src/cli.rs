@@ -120,9 +120,11 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = VerifyFormat::Text)]
     pub format: VerifyFormat,
 
-    /// Write the report to this file (atomically) instead of standard output
+    /// Write the report to this file (atomically) instead of standard output; repeatable,
+    /// each file in the format its name ends with (.json, .html or .htm, .txt), any other
+    /// name in --format: `-o verify.json -o verify.html` writes both from one verification
     #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub output: Vec<PathBuf>,
 
     /// No status lines
     #[arg(short, long)]

@@ -359,6 +359,58 @@ fn html_report_is_one_escaped_page_with_the_verdict_first() {
 }
 
 #[test]
+fn one_verification_writes_each_output_in_the_format_its_name_gives() {
+    let p = project("c-paths");
+    let out_dir = tempfile::tempdir().unwrap();
+    let file = |n: &str| out_dir.path().join(n);
+    let arg = |n: &str| file(n).to_str().unwrap().to_string();
+    let (json, html, txt, other) = (arg("r.json"), arg("r.HTML"), arg("r.txt"), arg("r.out"));
+    let out = p.run(&[
+        "--raw",
+        "--no-explain",
+        "--format",
+        "json",
+        "-o",
+        &json,
+        "-o",
+        &html,
+        "-o",
+        &txt,
+        "-o",
+        &other,
+        "--artifacts",
+        "paths",
+        "--",
+        "make",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Nothing on standard output when every report goes to a file.
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let read = |n: &str| std::fs::read_to_string(file(n)).unwrap();
+    let r: Value = serde_json::from_str(&read("r.json")).unwrap();
+    assert_eq!(r["schema"], "det-verify/1");
+    assert_eq!(r["reproducible"], false);
+    assert!(read("r.HTML").starts_with("<!DOCTYPE html>"));
+    let text = read("r.txt");
+    assert!(
+        text.contains("not reproducible") || text.contains("Not reproducible"),
+        "{text}"
+    );
+    assert!(!text.contains('\x1b'), "no colour in a file");
+    // A name with no known ending takes --format; the same report as the .json file.
+    assert_eq!(read("r.out"), read("r.json"));
+}
+
+#[test]
 fn ctrl_c_during_a_run_leaves_no_temporary_tree() {
     let p = project("c-paths");
     // A build that takes a while: the interrupt arrives while it runs.

@@ -623,14 +623,65 @@ fn shim_evidence(log: &Path, v: Variation) -> Option<String> {
 pub const VERIFY_DIR: &str = "<verify-dir>";
 
 fn emit(args: &RunArgs, report: &VerifyReport, hide: Option<&Path>) -> Result<()> {
+    emit_with(args, report, hide, None)
+}
+
+/// The format a report file gets: the one its name ends with, else --format.
+fn format_for(path: &Path, default: VerifyFormat) -> VerifyFormat {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("json") => VerifyFormat::Json,
+        Some("html" | "htm") => VerifyFormat::Html,
+        Some("txt") => VerifyFormat::Text,
+        _ => default,
+    }
+}
+
+/// Writes the report to every `-o` file (each in its own format) or to standard output;
+/// `text` replaces the rendered text report when given.
+pub(crate) fn emit_with(
+    args: &RunArgs,
+    report: &VerifyReport,
+    hide: Option<&Path>,
+    text: Option<&str>,
+) -> Result<()> {
+    if args.output.is_empty() {
+        let color = det_common::report::color_wanted(std::io::stdout().is_terminal());
+        let doc = render(args.format, report, hide, text, color)?;
+        let mut out = std::io::stdout().lock();
+        out.write_all(&doc)?;
+        out.flush()?;
+    }
+    for p in &args.output {
+        let doc = render(format_for(p, args.format), report, hide, text, false)?;
+        det_common::atomic_file::write(p, &doc)
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    Ok(())
+}
+
+fn render(
+    format: VerifyFormat,
+    report: &VerifyReport,
+    hide: Option<&Path>,
+    text: Option<&str>,
+    color: bool,
+) -> Result<Vec<u8>> {
     let base = hide.map(|p| p.display().to_string());
-    let doc = match args.format {
+    Ok(match format {
         VerifyFormat::Text => {
-            let color = args.output.is_none()
-                && det_common::report::color_wanted(std::io::stdout().is_terminal());
-            let mut buf = Vec::new();
-            report::render_text(&mut buf, report, color)?;
-            let text = String::from_utf8_lossy(&buf).into_owned();
+            let text = match text {
+                Some(t) => t.to_string(),
+                None => {
+                    let mut buf = Vec::new();
+                    report::render_text(&mut buf, report, color)?;
+                    String::from_utf8_lossy(&buf).into_owned()
+                }
+            };
             match &base {
                 Some(b) => text.replace(&*det_common::report::escape_terminal(b), VERIFY_DIR),
                 None => text,
@@ -657,17 +708,7 @@ fn emit(args: &RunArgs, report: &VerifyReport, hide: Option<&Path>) -> Result<()
             }
         }
     }
-    .into_bytes();
-    match &args.output {
-        Some(p) => det_common::atomic_file::write(p, &doc)
-            .with_context(|| format!("cannot write {}", p.display()))?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&doc)?;
-            out.flush()?;
-        }
-    }
-    Ok(())
+    .into_bytes())
 }
 
 /// cargo-det-build: beside this binary (an install or a target dir), else on PATH.

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use super::runner::{Job, RunOutput, Setup};
 use super::tree;
-use crate::cli::{RunArgs, VerifyFormat};
+use crate::cli::RunArgs;
 use crate::status::Status;
 
 /// Where the runner leaves det-build's manifest of a run (beside the run's `out/`).
@@ -395,24 +395,11 @@ impl StoreSide {
         }
         report.reproducible = true;
         report.store = Some(self.report());
-        if args.format == VerifyFormat::Text {
-            let text = format!(
-                "reproducible: {line} (the store {})\n",
-                det_common::report::escape_terminal(&r.dir)
-            );
-            match &args.output {
-                Some(p) => det_common::atomic_file::write(p, text.as_bytes())
-                    .with_context(|| format!("cannot write {}", p.display()))?,
-                None => {
-                    use std::io::Write;
-                    let mut out = std::io::stdout().lock();
-                    out.write_all(text.as_bytes())?;
-                    out.flush()?;
-                }
-            }
-        } else {
-            super::emit(args, &report, None)?;
-        }
+        let text = format!(
+            "reproducible: {line} (the store {})\n",
+            det_common::report::escape_terminal(&r.dir)
+        );
+        super::emit_with(args, &report, None, Some(&text))?;
         Ok(std::process::ExitCode::SUCCESS)
     }
 }
