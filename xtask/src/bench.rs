@@ -40,6 +40,7 @@ fn run_all(ws: &Path, t: &mut Table) -> Result<()> {
     super::bench_normalize::run(ws, t)?;
     super::bench_diff::run(ws, "", t)?;
     super::bench_verify::run(ws, t)?;
+    super::bench_store::run(ws, t)?;
     Ok(())
 }
 

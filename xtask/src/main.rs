@@ -6,6 +6,7 @@ mod bench_diff;
 mod bench_hash;
 mod bench_normalize;
 mod bench_shim;
+mod bench_store;
 mod bench_verify;
 mod demo;
 mod docs;
@@ -35,9 +36,10 @@ jobs:
            strip-nondeterminism, cargo det-verify diff beside diffoscope (wall time, peak
            memory, every place diffoscope reports as differing checked against det's
            report), cargo det-verify against N plain builds and the culprit search's extra
-           builds; `bench scan`, `bench hash`, `bench shim`, `bench build`,
-           `bench normalize`, `bench diff` (`bench diff ac`: only pairs a and c) and
-           `bench verify` run one part (and still end with the table)
+           builds, a det store hit beside a full build and a no-op cargo build; `bench
+           scan`, `bench hash`, `bench shim`, `bench build`, `bench normalize`, `bench diff`
+           (`bench diff ac`: only pairs a and c), `bench verify` and `bench store` run one
+           part (and still end with the table)
   docs     regenerate docs/rules.md from the rules table
 ";
 
@@ -62,6 +64,7 @@ fn run() -> Result<()> {
                 bench_diff::run(&ws, args.get(2).map_or("", String::as_str), t)
             }),
             Some("verify") => bench::part(&ws, |t| bench_verify::run(&ws, t)),
+            Some("store") => bench::part(&ws, |t| bench_store::run(&ws, t)),
             Some("scan") => bench::part(&ws, |t| bench::scan(&ws, t)),
             Some("hash") => bench::part(&ws, |t| bench_hash::run(&ws, t)),
             Some("shim") => bench::part(&ws, |t| bench_shim::run(&ws, t)),
