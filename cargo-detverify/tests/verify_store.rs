@@ -275,3 +275,60 @@ fn a_store_makes_no_sense_for_a_raw_build() {
     );
     assert!(!f.store.exists(), "nothing was created");
 }
+
+/// A store entry of the closure whose outputs are not the ones the runs made (stored by a
+/// build elsewhere that came out differently): the runs agree, but the closure is not
+/// reproducible across the two, so it is not marked verified.
+#[test]
+fn an_entry_with_other_outputs_is_not_marked_verified() {
+    let f = fixture();
+    let store = f.store.to_str().unwrap();
+    let out = f.det_build(&["--store", store]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let entries = f.store.join("entries");
+    let closure = std::fs::read_dir(&entries)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name()
+        .into_string()
+        .unwrap();
+    // Another binary under the same closure, with a manifest that matches it (an intact
+    // entry: only its content differs from what this machine builds).
+    let entry = entries.join(&closure);
+    let exe = entry.join("outputs/debug/rust-clean");
+    let mut bytes = std::fs::read(&exe).unwrap();
+    bytes.extend_from_slice(b"built elsewhere");
+    std::fs::write(&exe, &bytes).unwrap();
+    let mpath = entry.join("manifest.json");
+    let mut m: Value = serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
+    m["outputs"]["debug/rust-clean"] =
+        serde_json::to_value(det_common::hash::hash_file(&exe).unwrap()).unwrap();
+    std::fs::write(&mpath, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let check = Command::new(det_build())
+        .args(["det-build", "store", "verify", "--store", store])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "an intact entry: {}",
+        text(&check.stdout)
+    );
+
+    let (r, err) = f.verify(&["--vary=-all,+time"]);
+    assert_eq!(r["reproducible"], true, "the runs agree: {err}");
+    let s = &r["store"];
+    assert_eq!(s["closure"], closure.as_str());
+    assert_eq!(
+        (&s["recorded"], &s["published"]),
+        (&Value::Bool(false), &Value::Bool(false))
+    );
+    let why = s["not_recorded"].as_str().unwrap();
+    assert!(
+        why.contains("other outputs") && why.contains("debug/rust-clean"),
+        "{why}"
+    );
+    assert!(err.contains("was not recorded in the store"), "{err}");
+    assert!(!entry.join("verified.json").exists());
+}
