@@ -2,7 +2,7 @@
 //! loaded into — 1M `clock_gettime(CLOCK_REALTIME)` calls (ns per call) and listing a
 //! 100k-entry directory (ms), each without the shim, with the shim and no setting
 //! (fall-through), and with the settings on. Small C programs compiled with gcc time
-//! themselves with `CLOCK_MONOTONIC` (which the shim never touches); best of 5 runs.
+//! themselves with `CLOCK_MONOTONIC` (which the shim never touches); the median of 5 runs.
 //! The library measured is the shipped one, from `cargo-det-build shim-path` (the build
 //! script compiles it with the same flags whatever the profile, so the debug build of
 //! cargo-det-build embeds the same bytes), or the file `DET_BENCH_SHIM` names.
@@ -71,10 +71,17 @@ fn bench(shim: &Path, tmp: &Path, t: &mut Table) -> Result<()> {
     println!("clock_gettime(CLOCK_REALTIME), 1,000,000 calls: ns per call (median of 5)");
     let case = "clock_gettime x 1,000,000 (the loop's time)";
     // ns per call over a million calls: the loop took that many milliseconds.
-    let per_call = |ns: f64| Stats::of_durations(&[Duration::from_secs_f64(ns / 1000.0)]);
-    let base = best(&clock, &[], None, &[])?;
+    let per_call = |v: &[f64]| {
+        let d: Vec<Duration> = v
+            .iter()
+            .map(|ns| Duration::from_secs_f64(ns / 1000.0))
+            .collect();
+        Stats::of_durations(&d)
+    };
+    let runs = runs_of(&clock, &[], None, &[])?;
+    let base = median(&runs);
     println!("  {:<38} {base:>8.2}", "no shim");
-    t.add("shim", case, "no shim", per_call(base));
+    t.add("shim", case, "no shim", per_call(&runs));
     for (label, env) in [
         ("shim, no setting (fall-through)", &[][..]),
         ("shim, DET_SHIM_TIME=0", &[("DET_SHIM_TIME", "0")][..]),
@@ -87,9 +94,10 @@ fn bench(shim: &Path, tmp: &Path, t: &mut Table) -> Result<()> {
             &[("DET_SHIM_TIME", "0"), ("DET_SHIM_LOG", log)][..],
         ),
     ] {
-        let v = best(&clock, &[], Some(shim), env)?;
+        let runs = runs_of(&clock, &[], Some(shim), env)?;
+        let v = median(&runs);
         println!("  {label:<38} {v:>8.2}  ({:+.2})", v - base);
-        t.add("shim", case, label, per_call(v)).against = Some(("no shim".into(), None));
+        t.add("shim", case, label, per_call(&runs)).against = Some(("no shim".into(), None));
     }
 
     let dir = tmp.join("entries");
@@ -102,10 +110,17 @@ fn bench(shim: &Path, tmp: &Path, t: &mut Table) -> Result<()> {
     let d = dir.to_str().context("temporary path is not UTF-8")?;
     println!("listing a {ENTRIES}-entry directory (opendir + readdir): ms (median of 5)");
     let case = format!("listing a {ENTRIES}-entry directory");
-    let ms = |v: f64| Stats::of_durations(&[Duration::from_secs_f64(v / 1000.0)]);
-    let base = best(&list, &[d], None, &[])?;
+    let ms = |v: &[f64]| {
+        let d: Vec<Duration> = v
+            .iter()
+            .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+            .collect();
+        Stats::of_durations(&d)
+    };
+    let runs = runs_of(&list, &[d], None, &[])?;
+    let base = median(&runs);
     println!("  {:<38} {base:>8.2}", "no shim");
-    t.add("shim", &case, "no shim", ms(base));
+    t.add("shim", &case, "no shim", ms(&runs));
     for (label, env) in [
         ("shim, no setting (fall-through)", &[][..]),
         (
@@ -121,9 +136,10 @@ fn bench(shim: &Path, tmp: &Path, t: &mut Table) -> Result<()> {
             &[("DET_SHIM_READDIR", "shuffle:1")][..],
         ),
     ] {
-        let v = best(&list, &[d], Some(shim), env)?;
+        let runs = runs_of(&list, &[d], Some(shim), env)?;
+        let v = median(&runs);
         println!("  {label:<38} {v:>8.2}  ({:+.2})", v - base);
-        t.add("shim", &case, label, ms(v)).against = Some(("no shim".into(), None));
+        t.add("shim", &case, label, ms(&runs)).against = Some(("no shim".into(), None));
     }
     Ok(())
 }
@@ -173,8 +189,13 @@ fn gcc(dir: &Path, name: &str, source: &str) -> Result<PathBuf> {
     Ok(exe)
 }
 
-/// The median of the first number printed by 5 runs of `exe`.
-fn best(exe: &Path, args: &[&str], shim: Option<&Path>, env: &[(&str, &str)]) -> Result<f64> {
+/// The first number printed by each of 5 runs of `exe`.
+fn runs_of(
+    exe: &Path,
+    args: &[&str],
+    shim: Option<&Path>,
+    env: &[(&str, &str)],
+) -> Result<Vec<f64>> {
     let mut values = Vec::new();
     for _ in 0..5 {
         let mut cmd = Command::new(exe);
@@ -202,6 +223,12 @@ fn best(exe: &Path, args: &[&str], shim: Option<&Path>, env: &[(&str, &str)]) ->
             .with_context(|| format!("{} printed {text:?}", exe.display()))?;
         values.push(v);
     }
-    values.sort_by(f64::total_cmp);
-    Ok(values[values.len() / 2])
+    Ok(values)
+}
+
+/// The lower middle of the values (one that was measured).
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[(v.len() - 1) / 2]
 }

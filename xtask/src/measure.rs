@@ -334,14 +334,19 @@ impl Table {
         })
     }
 
-    /// Prints the table and writes `target/bench.json` (atomically).
+    /// Prints the table and writes `bench.json` (atomically) in the target directory.
     pub fn finish(&self, ws: &Path) -> Result<()> {
         self.print();
-        let path = ws.join("target/bench.json");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| ws.join("target"));
+        std::fs::create_dir_all(&target)
+            .with_context(|| format!("creating {}", target.display()))?;
+        let path = target.join("bench.json");
         let mut text = serde_json::to_string_pretty(&self.to_json())?;
         text.push('\n');
-        det_common::atomic_file::write(&path, text.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
+        // det's error names the file and the cause already.
+        det_common::atomic_file::write(&path, text.as_bytes()).map_err(anyhow::Error::msg)?;
         println!("\nwritten to {}", path.display());
         Ok(())
     }
