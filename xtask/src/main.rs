@@ -1,4 +1,4 @@
-//! `cargo xtask <job>`: project automation in Rust (test, demo, bench, docs).
+//! `cargo xtask <job>`: project automation in Rust (test, release-check, demo, bench, docs).
 
 mod bench;
 mod bench_build;
@@ -11,6 +11,7 @@ mod bench_verify;
 mod demo;
 mod docs;
 mod measure;
+mod release_check;
 mod setup;
 
 use anyhow::{Context, Result, bail};
@@ -24,6 +25,13 @@ jobs:
   test     set up what the tests need on this machine (zig, Python wheel, the SARIF
            validator, Debian packages), then cargo fmt --check, clippy -D warnings and
            cargo test --workspace with DET_REQUIRE_ZIG=1
+  release-check
+           det checks its own release: det's release binaries rebuilt twice under every
+           variation with cargo det-verify (recorded as verified in a det store), put in
+           place from that store by cargo det-build --require-verified, scanned with
+           cargo det-scan --fail-on high; the manifest, provenance, verify report (JSON,
+           HTML), SARIF and SHA256SUMS under target/release-check/ (--keep-going: run
+           every step and report every problem)
   demo     build testdata fixtures the ordinary way and with det's flags, and show what
            det-scan finds in each, with the fix; then the det-verify story: --raw on
            rust-buildrs-time (not reproducible: the .rodata time, culprit `time`, the fix),
@@ -55,6 +63,7 @@ fn run() -> Result<()> {
     let ws = workspace_root();
     match args.first().map(String::as_str) {
         Some("test") => test(&ws, &args[1..]),
+        Some("release-check") => release_check::run(&ws, &args[1..]),
         Some("demo") => demo::run(&ws),
         Some("bench") => match args.get(1).map(String::as_str) {
             None => bench::run(&ws),
