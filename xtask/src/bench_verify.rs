@@ -1,6 +1,8 @@
 //! `cargo xtask bench verify` (also at the end of `cargo xtask bench`): what verification
 //! costs beyond its builds — `cargo det-verify --raw --no-explain --runs N` against N plain
-//! `cargo build`s from scratch of the same fixture (goal: at most 5% over) — and what the
+//! `cargo build`s from scratch of the same fixture (goal: at most 5% over), and the same
+//! without the jobs variation (whose -j1 run is a cost of what is varied, not of det-verify),
+//! with the load average before and after — and what the
 //! culprit search costs: the extra builds it used against the number of variations varied,
 //! beside the bound 1 + log2(n) per culprit (plus the rerun).
 
@@ -43,22 +45,16 @@ pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
     println!(
         "\n== cargo det-verify --raw --no-explain --runs {RUNS} against {RUNS} plain builds ({FIXTURE}, {ARGS:?}) =="
     );
+    println!("load average before: {}", load_average());
     let mut plain = Vec::new();
     let mut verified = Vec::new();
-    // Interleaved, one warm-up round, median of 3.
-    for round in 0..4 {
-        let start = Instant::now();
-        for _ in 0..RUNS {
-            let _ = std::fs::remove_dir_all(dir.join("target"));
-            let mut c = Command::new("cargo");
-            c.arg("build").args(ARGS).current_dir(&dir);
-            run_ok(c)?;
-        }
-        let p = start.elapsed();
+    let mut same_jobs = Vec::new();
+    let det_verify = |extra: &[&str]| -> Result<Duration> {
         let _ = std::fs::remove_dir_all(dir.join("target"));
         let mut c = Command::new(&verify);
         c.args(["det-verify", "--raw", "--no-explain", "-q", "--runs"])
             .arg(RUNS.to_string())
+            .args(extra)
             .arg("--")
             .args(ARGS)
             .current_dir(&dir);
@@ -72,9 +68,27 @@ pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+        Ok(v)
+    };
+    // Interleaved, one warm-up round, median of ROUNDS.
+    const ROUNDS: usize = 5;
+    for round in 0..=ROUNDS {
+        let start = Instant::now();
+        for _ in 0..RUNS {
+            let _ = std::fs::remove_dir_all(dir.join("target"));
+            let mut c = Command::new("cargo");
+            c.arg("build").args(ARGS).current_dir(&dir);
+            run_ok(c)?;
+        }
+        let p = start.elapsed();
+        let v = det_verify(&[])?;
+        // The jobs variation builds the varied run with -j1: a cost of what is varied, not
+        // of det-verify; without it the runs build as the plain builds do.
+        let j = det_verify(&["--vary=-jobs"])?;
         if round > 0 {
             plain.push(p);
             verified.push(v);
+            same_jobs.push(j);
         }
     }
     let case = format!("{FIXTURE} {}, {RUNS} builds", ARGS.join(" "));
@@ -91,19 +105,34 @@ pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
         Stats::of_durations(&verified),
     )
     .against = Some((format!("cargo build x {RUNS}"), Some(1.05)));
-    let (p, v) = (median(&mut plain), median(&mut verified));
+    t.add(
+        "verify",
+        &case,
+        "cargo det-verify --raw --vary=-jobs",
+        Stats::of_durations(&same_jobs),
+    )
+    .against = Some((format!("cargo build x {RUNS}"), None));
+    let (p, v, j) = (
+        median(&mut plain),
+        median(&mut verified),
+        median(&mut same_jobs),
+    );
+    let pct = |x: Duration| (x.as_secs_f64() / p.as_secs_f64() - 1.0) * 100.0;
     println!(
-        "{RUNS} x cargo build               {:>8.2} s (median of 3)",
+        "{RUNS} x cargo build                         {:>8.2} s (median of {ROUNDS})",
         p.as_secs_f64()
     );
     println!(
-        "cargo det-verify --runs {RUNS}      {:>8.2} s (median of 3)",
-        v.as_secs_f64()
+        "cargo det-verify --runs {RUNS}                {:>8.2} s (median of {ROUNDS}) {:>+6.1} % (goal: at most +5 %)",
+        v.as_secs_f64(),
+        pct(v)
     );
     println!(
-        "overhead                         {:>+8.1} % (goal: at most +5 %)",
-        (v.as_secs_f64() / p.as_secs_f64() - 1.0) * 100.0
+        "cargo det-verify --runs {RUNS} --vary=-jobs   {:>8.2} s (median of {ROUNDS}) {:>+6.1} % (det-verify's own cost: the varied run at -jN too)",
+        j.as_secs_f64(),
+        pct(j)
     );
+    println!("load average after: {}", load_average());
 
     println!("\n== culprit search: extra builds against the number of variations varied ==");
     println!(
@@ -197,6 +226,14 @@ fn run_ok(mut cmd: Command) -> Result<()> {
         bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     Ok(())
+}
+
+/// The 1, 5 and 15 minute load averages (/proc/loadavg): the bench is only as quiet as the
+/// machine.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn median(v: &mut [Duration]) -> Duration {

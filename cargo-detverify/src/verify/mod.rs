@@ -107,8 +107,7 @@ pub fn run(args: &RunArgs, status: &Status) -> Result<ExitCode> {
     let cargo: OsString = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let (source_root, rel_cwd) = match &job {
         Job::Cargo { .. } => {
-            let ws = tree::cargo_workspace(&cwd, &cargo)?;
-            let root = tree::cargo_source_root(&ws, &cargo);
+            let (ws, root) = tree::cargo_roots(&cwd, &cargo)?;
             let rel = cwd
                 .strip_prefix(&root)
                 .or_else(|_| ws.strip_prefix(&root))
@@ -152,6 +151,7 @@ pub fn run(args: &RunArgs, status: &Status) -> Result<ExitCode> {
         cargo_home: resolved_home("CARGO_HOME", ".cargo"),
         rustup_home: resolved_home("RUSTUP_HOME", ".rustup"),
         keep: args.keep,
+        removing: Default::default(),
     };
     // A locale the varied runs really get (the machine's, or one built into the verification's
     // directory), or a note that only the variables differ.

@@ -58,6 +58,45 @@ pub struct Setup {
     pub rustup_home: Option<OsString>,
     /// Keep each run's copy of the sources (`--keep`).
     pub keep: bool,
+    /// Trees being removed while the next run builds.
+    pub removing: Removals,
+}
+
+/// Removals of finished runs' trees, in threads of their own: a tree is renamed out of the
+/// build location at once (the next run at that path starts at once) and removed while
+/// the next run builds. Dropping waits for them (before the verification's directory is
+/// removed, also after an error or an interrupt).
+#[derive(Default)]
+pub struct Removals(std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>);
+
+impl Removals {
+    /// Move `tree` to `trash` (a fresh name in the verification's directory) and remove it
+    /// in the background; remove it here when it cannot be moved.
+    fn remove(&self, tree: &Path, trash: PathBuf) -> Result<()> {
+        if let Some(p) = trash.parent() {
+            fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
+        }
+        if fs::rename(tree, &trash).is_err() {
+            return tree::remove(tree);
+        }
+        let handle = std::thread::spawn(move || {
+            let _ = tree::remove(&trash);
+        });
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(handle);
+        Ok(())
+    }
+}
+
+impl Drop for Removals {
+    fn drop(&mut self) {
+        let handles = std::mem::take(self.0.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for h in handles {
+            let _ = h.join();
+        }
+    }
 }
 
 /// A finished run: its artifacts under `out`, by relative path.
@@ -205,7 +244,8 @@ impl Setup {
                 format!("run {id}: moving {} to {}", loc.display(), kept.display())
             })?;
         } else {
-            tree::remove(&loc)?;
+            self.removing
+                .remove(&loc, self.base.join("trash").join(id))?;
         }
         Ok(RunOutput {
             id: id.to_string(),

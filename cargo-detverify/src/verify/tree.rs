@@ -199,10 +199,14 @@ pub fn cargo_source_root(workspace: &Path, cargo: &std::ffi::OsStr) -> PathBuf {
     root
 }
 
-/// The workspace root of the cargo project at `dir` (`cargo locate-project --workspace`).
-pub fn cargo_workspace(dir: &Path, cargo: &std::ffi::OsStr) -> Result<PathBuf> {
+/// The workspace root of the cargo project at `dir`, and the closest directory holding it
+/// and every path package it builds. One `cargo metadata --no-deps` (no dependency
+/// resolution: about a third of the full call) answers both when every path dependency is a
+/// workspace member; a path package outside the members may have path dependencies of its
+/// own that only resolution lists, so then the full `cargo metadata` decides.
+pub fn cargo_roots(dir: &Path, cargo: &std::ffi::OsStr) -> Result<(PathBuf, PathBuf)> {
     let out = Command::new(cargo)
-        .args(["locate-project", "--workspace", "--message-format", "plain"])
+        .args(["metadata", "--format-version", "1", "--no-deps"])
         .current_dir(dir)
         .stdin(Stdio::null())
         .output()
@@ -214,9 +218,37 @@ pub fn cargo_workspace(dir: &Path, cargo: &std::ffi::OsStr) -> Result<PathBuf> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    let manifest = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    Ok(manifest
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| dir.to_path_buf()))
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("{}: reading cargo metadata's output", dir.display()))?;
+    let Some(ws) = v["workspace_root"].as_str().map(PathBuf::from) else {
+        bail!("{}: cargo metadata names no workspace root", dir.display());
+    };
+    let members: Vec<&Path> = v["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["manifest_path"].as_str())
+        .filter_map(|m| Path::new(m).parent())
+        .collect();
+    let outside = v["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["dependencies"].as_array().into_iter().flatten())
+        .filter_map(|d| d["path"].as_str())
+        .any(|d| !members.contains(&Path::new(d)));
+    if outside {
+        let root = cargo_source_root(&ws, cargo);
+        return Ok((ws, root));
+    }
+    let mut root = ws.clone();
+    for dir in members {
+        while !dir.starts_with(&root) {
+            match root.parent() {
+                Some(parent) => root = parent.to_path_buf(),
+                None => break,
+            }
+        }
+    }
+    Ok((ws, root))
 }
