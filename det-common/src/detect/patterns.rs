@@ -28,7 +28,7 @@ use crate::rules;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 use rayon::prelude::*;
 use std::ops::Range;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 /// The longest path or date reported; longer matches are cut (evidence stays readable).
 const MAX_MATCH: usize = 1024;
@@ -161,22 +161,26 @@ impl Matcher {
     }
 }
 
-/// The matcher for `roots`: the default one is built once, one with roots is cached.
+/// The matcher for `roots`, built once per thread and kept: every section of every object
+/// and every member asks for it, and a matcher shared by all threads would make each ask
+/// an atomic write to one contended reference count.
 fn matcher(roots: &[String]) -> Arc<Matcher> {
-    static DEFAULT: OnceLock<Arc<Matcher>> = OnceLock::new();
-    static WITH_ROOTS: Mutex<Option<(Vec<String>, Arc<Matcher>)>> = Mutex::new(None);
-    if roots.is_empty() {
-        return Arc::clone(DEFAULT.get_or_init(|| Arc::new(Matcher::new(&[]))));
+    thread_local! {
+        static CACHED: std::cell::RefCell<Option<(Vec<String>, Arc<Matcher>)>> =
+            const { std::cell::RefCell::new(None) };
     }
-    let mut cached = WITH_ROOTS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((r, m)) = &*cached
-        && r.as_slice() == roots
-    {
-        return Arc::clone(m);
-    }
-    let m = Arc::new(Matcher::new(roots));
-    *cached = Some((roots.to_vec(), Arc::clone(&m)));
-    m
+    let cached = CACHED.try_with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some((r, m)) = &*c
+            && r.as_slice() == roots
+        {
+            return Arc::clone(m);
+        }
+        let m = Arc::new(Matcher::new(roots));
+        *c = Some((roots.to_vec(), Arc::clone(&m)));
+        m
+    });
+    cached.unwrap_or_else(|_| Arc::new(Matcher::new(roots)))
 }
 
 /// SOURCE_DATE_EPOCH split into the forms dates are compared in.
@@ -273,6 +277,9 @@ struct HitSet {
 
 impl HitSet {
     fn absorb(&mut self, more: Vec<Hit>) {
+        if more.is_empty() {
+            return;
+        }
         self.hits.extend(more);
         self.hits.sort();
         self.hits
@@ -298,6 +305,9 @@ impl HitSet {
         opts: &ScanOptions,
         out: &mut Vec<Finding>,
     ) {
+        if self.hits.is_empty() && self.dropped.is_empty() {
+            return;
+        }
         // One shared name for the section, however many findings it holds.
         let section = section.map(crate::finding::Name::from);
         let at = |offset: Option<u64>| match &section {
