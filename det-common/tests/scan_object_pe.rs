@@ -217,6 +217,33 @@ fn coff_object_stamp_and_strings() {
     assert_eq!(ts[0].location.offset, Some(4));
 }
 
+/// DWARF in a COFF object (`-gdwarf`, as MinGW builds ship): its sections have long names
+/// (`/4` for `.debug_info` in the string table), which is what sends the object to the DWARF
+/// reader; the compilation directory is found there.
+#[test]
+fn coff_object_with_dwarf_reports_the_compilation_directory() {
+    let Some(zig) = det_common::toolchain::zig_for_test(
+        "coff_object_with_dwarf_reports_the_compilation_directory",
+    ) else {
+        return;
+    };
+    let d = fixture("c-paths");
+    let dir = d.path().display().to_string();
+    let obj = build(&zig, &d, "main.obj", &["-c", "-g", "-gdwarf"]);
+    assert_eq!(Node::open(&obj).unwrap().format, Format::Coff);
+    let fs = scan(&obj);
+    let comp_dir = with_rule(&fs, "debug-comp-dir");
+    assert!(
+        comp_dir
+            .iter()
+            .any(|f| f.evidence == dir && f.location.section.as_deref() == Some(".debug_str")),
+        "{fs:#?}"
+    );
+    // Without debug information the object has no long section names and no DWARF finding.
+    let plain = build(&zig, &d, "plain.obj", &["-c"]);
+    assert!(with_rule(&scan(&plain), "debug-comp-dir").is_empty());
+}
+
 #[test]
 fn truncated_pe_reports_parse_error() {
     let Some(zig) = det_common::toolchain::zig_for_test("truncated_pe_reports_parse_error") else {

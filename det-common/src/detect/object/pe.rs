@@ -158,7 +158,9 @@ pub(super) fn detect_coff(data: &[u8], loc: &Location, opts: &ScanOptions, out: 
     };
     header_stamp(header.timestamp, 0, loc, opts, out);
     let (sections, cut) = section_table(r, 20 + header.opt_size, header.nsections, header.strtab);
-    dwarf(data, loc, opts, out);
+    if may_have_long_section_names(r, 20 + header.opt_size, header.nsections) {
+        dwarf(data, loc, opts, out);
+    }
     scan_sections(r, &sections, loc, opts, out);
     if let Some(cut) = cut {
         out.push(parse_error(loc, format!("COFF: {cut}")));
@@ -322,6 +324,18 @@ fn scan_sections(
             )),
         }
     }
+}
+
+/// Whether a section of the COFF section table at `at` may have a long name (`/4`, `//AAAAAA`:
+/// an offset into the string table), or the table cannot be read whole. DWARF needs one:
+/// `.debug_info` is longer than the 8 bytes a section header holds. An import library's
+/// 20 000 members have none, and need not be parsed a second time to say so.
+fn may_have_long_section_names(r: Reader, at: usize, n: usize) -> bool {
+    (0..n).any(|i| {
+        at.checked_add(40 * i)
+            .and_then(|s| r.bytes(s, 8))
+            .is_none_or(|name| name[0] == b'/')
+    })
 }
 
 /// DWARF in `.debug_*` sections (MinGW gcc, clang with -gdwarf), when the object crate can
