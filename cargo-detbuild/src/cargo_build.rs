@@ -442,6 +442,12 @@ pub fn run(args: &BuildArgs, status: &Status) -> Result<Outcome> {
         .collect();
     manifest.inputs = input_hashes(&plan.layout, &project, &stores)?;
     let mut build = BTreeMap::new();
+    // det itself decides the outputs too (its flags, sandbox and post-processing): another
+    // release is another closure, so a store never serves what an older det built.
+    build.insert(
+        "det".to_string(),
+        format!("cargo-det-build {}", env!("CARGO_PKG_VERSION")),
+    );
     build.insert("profile".to_string(), args.profile_name());
     build.insert("target".to_string(), triple.clone());
     build.insert("cargo-args".to_string(), args.output_args().join(" "));

@@ -275,6 +275,14 @@ fn another_toolchain_is_another_closure() {
     let out = m.det_build(&["--store", s]);
     assert_ok(&out, "the default toolchain");
     let (c0, (id0, _)) = (closure(&m), toolchain_of(&m));
+    // det's own release is part of what decides the outputs (the closure covers `build`).
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(m.file("target/det/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        json["build"]["det"],
+        format!("cargo-det-build {}", env!("CARGO_PKG_VERSION")).as_str()
+    );
 
     // The same rustc with one more file in its sysroot (a toolchain whose bytes differ:
     // a patched or partly updated installation), given as RUSTC: built with it (its
