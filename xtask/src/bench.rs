@@ -63,7 +63,7 @@ pub fn scan(ws: &Path, t: &mut Table) -> Result<()> {
         &["build", "--release", "-p", "cargo-detscan", "-p", "xtask"],
         &[],
     )?;
-    let release = ws.join("target/release");
+    let release = super::target_dir(ws).join("release");
     let scan = release.join("cargo-det-scan");
     let xtask = release.join("xtask");
 

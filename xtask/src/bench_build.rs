@@ -15,7 +15,7 @@ const ARGS: &[&str] = &["--release", "--examples"];
 
 pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
     super::cargo(ws, &["build", "--release", "-p", "cargo-detbuild"], &[])?;
-    let det = ws.join("target/release/cargo-det-build");
+    let det = super::target_dir(ws).join("release/cargo-det-build");
     let tmp = tempfile::tempdir()?;
     // The fixture's dependencies, fetched once into a private CARGO_HOME every checkout
     // copies (its own registry, as on another machine).

@@ -24,7 +24,7 @@ use std::time::Duration;
 /// Run the pairs named in `only` (`a`, `b`, `c`; empty: all).
 pub fn run(ws: &Path, only: &str, table: &mut Table) -> Result<()> {
     super::cargo(ws, &["build", "--release", "-p", "cargo-detverify"], &[])?;
-    let det = ws.join("target/release/cargo-det-verify");
+    let det = super::target_dir(ws).join("release/cargo-det-verify");
     let tmp = tempfile::tempdir()?;
     let t = tmp.path();
     let want = |c: char| only.is_empty() || only.contains(c);

@@ -29,7 +29,7 @@ pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
     // det's hashing as released: the optimized xtask's hidden `hash-tree` job, a process of
     // its own so its CPU time and peak memory are measured like the other tools'.
     super::cargo(ws, &["build", "--release", "-p", "xtask"], &[])?;
-    let xtask = ws.join("target/release/xtask");
+    let xtask = super::target_dir(ws).join("release/xtask");
     let parent = ws.join("target");
     fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
     let dir = tempfile::Builder::new()

@@ -54,7 +54,7 @@ fn run_once(cmd: &mut Command, jar: &Path, work: &Path, limit: Duration) -> Resu
 
 pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
     super::cargo(ws, &["build", "--release", "-p", "cargo-detbuild"], &[])?;
-    let det = ws.join("target/release/cargo-det-build");
+    let det = super::target_dir(ws).join("release/cargo-det-build");
     let sn = det_common::toolchain::find_on_path("strip-nondeterminism");
     if sn.is_none() {
         println!(

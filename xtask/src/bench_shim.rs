@@ -146,9 +146,7 @@ fn bench(shim: &Path, tmp: &Path, t: &mut Table) -> Result<()> {
 
 /// cargo-det-build's shim, written to a cache under the target directory.
 fn shim_path(ws: &Path) -> Result<PathBuf> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| ws.join("target"));
+    let target = super::target_dir(ws);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(ws)

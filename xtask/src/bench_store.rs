@@ -23,7 +23,7 @@ const PROFILE: &[&str] = &["--release"];
 
 pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
     super::cargo(ws, &["build", "--release", "-p", "cargo-detbuild"], &[])?;
-    let det_build = ws.join("target/release/cargo-det-build");
+    let det_build = super::target_dir(ws).join("release/cargo-det-build");
     let tmp = tempfile::tempdir()?;
     let a = tmp.path().join("a/store-bench");
     let b = tmp.path().join("second/checkout/store-bench");

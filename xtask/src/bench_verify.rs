@@ -29,7 +29,7 @@ pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
         ],
         &[],
     )?;
-    let verify = ws.join("target/release/cargo-det-verify");
+    let verify = super::target_dir(ws).join("release/cargo-det-verify");
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path().join(FIXTURE);
     copy_tree(&ws.join("testdata").join(FIXTURE), &dir)?;

@@ -12,7 +12,7 @@ const SOURCE_DATE_EPOCH: &str = "1704067200";
 pub fn run(ws: &Path) -> Result<()> {
     let tools = super::setup::ensure_test_tools(ws)?;
     super::cargo(ws, &["build", "--quiet", "-p", "cargo-detscan"], &[])?;
-    let scan = ws.join("target/debug/cargo-det-scan");
+    let scan = super::target_dir(ws).join("debug/cargo-det-scan");
 
     let demo = ws.join("target/demo");
     if demo.exists() {
@@ -210,7 +210,7 @@ fn verify_story(ws: &Path, work: &Path) -> Result<()> {
         ],
         &[],
     )?;
-    let verify = ws.join("target/debug/cargo-det-verify");
+    let verify = super::target_dir(ws).join("debug/cargo-det-verify");
     let fixture = work.join("rust-buildrs-time");
     copy_tree(&ws.join("testdata/rust-buildrs-time"), &fixture)?;
     let run = |raw: bool| -> Result<i32> {

@@ -89,6 +89,15 @@ fn run() -> Result<()> {
     }
 }
 
+/// cargo's target directory for this workspace: `CARGO_TARGET_DIR` when set (cargo honours
+/// it, so the binaries the jobs build are there), else `target/`.
+pub(crate) fn target_dir(ws: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| if t.is_absolute() { t } else { ws.join(t) })
+        .unwrap_or_else(|| ws.join("target"))
+}
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

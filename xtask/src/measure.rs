@@ -337,9 +337,7 @@ impl Table {
     /// Prints the table and writes `bench.json` (atomically) in the target directory.
     pub fn finish(&self, ws: &Path) -> Result<()> {
         self.print();
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| ws.join("target"));
+        let target = super::target_dir(ws);
         std::fs::create_dir_all(&target)
             .with_context(|| format!("creating {}", target.display()))?;
         let path = target.join("bench.json");

@@ -44,7 +44,7 @@ pub fn run(ws: &Path, args: &[String]) -> Result<()> {
         build.extend(["-p", p]);
     }
     super::cargo(ws, &build, &[])?;
-    let bin = ws.join("target/debug");
+    let bin = super::target_dir(ws).join("debug");
 
     let out = ws.join("target/release-check");
     if out.exists() {
@@ -100,7 +100,7 @@ pub fn run(ws: &Path, args: &[String]) -> Result<()> {
         );
         let files: Vec<PathBuf> = outputs
             .keys()
-            .map(|rel| ws.join("target").join(rel))
+            .map(|rel| super::target_dir(ws).join(rel))
             .collect();
         let scanned = scan(&bin, &out, &files);
         check("cargo det-scan", scanned)?;
@@ -179,7 +179,7 @@ fn det_build(
     if !status.success() {
         bail!("cargo det-build failed ({status})");
     }
-    let manifest = ws.join("target/det/manifest.json");
+    let manifest = super::target_dir(ws).join("det/manifest.json");
     std::fs::copy(&manifest, out.join("manifest.json"))
         .with_context(|| format!("copying {}", manifest.display()))?;
     let text = std::fs::read_to_string(&manifest)
