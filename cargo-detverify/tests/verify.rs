@@ -687,3 +687,93 @@ fn locale_variation_reaches_the_programs_of_the_build() {
     assert!(a.contains(&hex("234567 2.5 Sunday")), "{a}");
     assert!(!b.contains(&hex("234567 2.5 Sunday")), "{b}");
 }
+
+/// A verification killed outright (SIGKILL: no cleanup) leaves its directory; the next one
+/// takes it back, so one kill does not move every later verification's paths (and reports).
+/// A kept directory and one that is not a verification's are left alone.
+#[test]
+fn a_killed_verifications_directory_is_taken_back_a_kept_one_is_not() {
+    let p = project("c-paths");
+    let mut child = p
+        .command(&[
+            "--raw",
+            "--artifacts",
+            "paths",
+            "--",
+            "sh",
+            "-c",
+            "make && sleep 5",
+        ])
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let left = p.tmp.join("det-verify-0");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !left.join("c/c-paths/paths").exists() {
+        assert!(std::time::Instant::now() < deadline, "the build never ran");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(left.is_dir());
+
+    let kept_in = |r: &Value| {
+        PathBuf::from(r["runs"][0]["kept"].as_str().unwrap())
+            .strip_prefix(&p.tmp)
+            .unwrap()
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let keep = [
+        "--format",
+        "json",
+        "--keep",
+        "--raw",
+        "--no-explain",
+        "--vary=-all,+umask",
+        "--artifacts",
+        "paths",
+        "--",
+        "make",
+    ];
+    let run = |args: &[&str]| {
+        let out = p.command(args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    // Taken back, and the stale copy removed.
+    assert_eq!(kept_in(&run(&keep)), "det-verify-0");
+    // Kept: left alone.
+    assert_eq!(kept_in(&run(&keep)), "det-verify-1");
+    // Not a verification's (no lock): left alone.
+    std::fs::create_dir(p.tmp.join("det-verify-2")).unwrap();
+    assert_eq!(kept_in(&run(&keep)), "det-verify-3");
+    let mut names: Vec<String> = std::fs::read_dir(&p.tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "det-verify-0",
+            "det-verify-1",
+            "det-verify-2",
+            "det-verify-3"
+        ]
+    );
+    for n in names {
+        std::fs::remove_dir_all(p.tmp.join(n)).unwrap();
+    }
+    p.assert_clean();
+}

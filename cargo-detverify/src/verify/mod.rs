@@ -40,10 +40,12 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 /// The temporary directory of a verification: removed when dropped (success, failure, an
-/// interrupt unwinding through `?`), unless `--keep`.
+/// interrupt unwinding through `?`), unless `--keep`. Its `.lock` is held (flock) while the
+/// verification runs; a `kept` file marks a directory --keep left.
 struct Base {
     path: PathBuf,
     keep: bool,
+    _lock: std::fs::File,
 }
 
 impl Base {
@@ -51,24 +53,87 @@ impl Base {
     /// follows a planted link). Not a random name: the builds compile their paths into the
     /// artifacts (debug info, build ids), so a random directory would make the report's
     /// bytes differ on every invocation; this one is the same whenever no other
-    /// verification holds it.
+    /// verification holds it. A directory a killed verification left (ours, its lock free,
+    /// not kept) is taken back, so that one kill does not move every later verification.
     fn claim(keep: bool) -> Result<Base> {
         use std::os::unix::fs::DirBuilderExt;
         let tmp = std::env::temp_dir();
         for n in 0..10_000 {
             let path = tmp.join(format!("det-verify-{n}"));
             match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-                Ok(()) => return Ok(Base { path, keep }),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if !Self::reclaim(&path, n)
+                        || std::fs::DirBuilder::new()
+                            .mode(0o700)
+                            .create(&path)
+                            .is_err()
+                    {
+                        continue;
+                    }
+                }
                 Err(e) => {
                     return Err(e).with_context(|| format!("creating {}", path.display()));
                 }
             }
+            // Locked under another name, then renamed: whoever sees `.lock` sees it held.
+            let fresh = path.join(".lock.new");
+            let lock = std::fs::File::create(&fresh)
+                .with_context(|| format!("creating {}", fresh.display()))?;
+            // SAFETY: flock on a descriptor we own.
+            if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) } != 0 {
+                bail!("locking {}", fresh.display());
+            }
+            std::fs::rename(&fresh, path.join(".lock"))
+                .with_context(|| format!("renaming {}", fresh.display()))?;
+            if keep {
+                std::fs::write(path.join("kept"), b"")
+                    .with_context(|| format!("writing {}", path.join("kept").display()))?;
+            }
+            return Ok(Base {
+                path,
+                keep,
+                _lock: lock,
+            });
         }
         bail!(
-            "{}: det-verify-0 to det-verify-9999 all exist (left by --keep or killed runs)",
+            "{}: det-verify-0 to det-verify-9999 all exist (left by --keep or other users)",
             tmp.display()
         )
+    }
+
+    /// Remove `path` when a killed verification of ours left it: a directory (not a link)
+    /// owned by this user, with a `.lock` nobody holds and no `kept` mark.
+    fn reclaim(path: &Path, n: u32) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let ours = path.symlink_metadata().is_ok_and(|m| {
+            // SAFETY: geteuid has no preconditions.
+            m.is_dir() && m.uid() == unsafe { libc::geteuid() }
+        });
+        if !ours || path.join("kept").symlink_metadata().is_ok() {
+            return false;
+        }
+        let Ok(lock) = std::fs::File::open(path.join(".lock")) else {
+            return false;
+        };
+        // SAFETY: flock on a descriptor we own.
+        let free = unsafe {
+            libc::flock(
+                std::os::fd::AsRawFd::as_raw_fd(&lock),
+                libc::LOCK_EX | libc::LOCK_NB,
+            )
+        } == 0;
+        if !free {
+            return false;
+        }
+        // Out of the way first (the name is free at once), then removed.
+        let stale = path.with_file_name(format!(".det-verify-{n}-stale-{}", std::process::id()));
+        if std::fs::rename(path, &stale).is_err() {
+            return false;
+        }
+        drop(lock);
+        let _ = tree::remove(&stale);
+        true
     }
 }
 
