@@ -777,3 +777,79 @@ fn a_killed_verifications_directory_is_taken_back_a_kept_one_is_not() {
     }
     p.assert_clean();
 }
+
+/// A workspace whose package depends on a path package beside it (outside the workspace):
+/// the copies hold both (the full cargo metadata decides when `--no-deps` shows a path
+/// dependency outside the members), and the build in the copy finds it.
+#[test]
+fn a_path_dependency_outside_the_workspace_is_copied_too() {
+    ensure_det_build();
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("tree/app");
+    let lib = dir.path().join("tree/lib");
+    std::fs::create_dir_all(app.join("src")).unwrap();
+    std::fs::create_dir_all(lib.join("src")).unwrap();
+    std::fs::write(
+        app.join("Cargo.toml"),
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [workspace]\n\n[dependencies]\nlib = { path = \"../lib\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("src/main.rs"),
+        "fn main() { println!(\"{}\", lib::answer()); }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lib.join("Cargo.toml"),
+        "[package]\nname = \"lib\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::write(lib.join("src/lib.rs"), "pub fn answer() -> u32 { 42 }\n").unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = Command::new(&cargo)
+        .args(["generate-lockfile", "--offline"])
+        .current_dir(&app)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-det-verify"))
+        .args([
+            "--raw",
+            "--no-explain",
+            "--vary=-all,+build-path",
+            "--format",
+            "json",
+            "--",
+            "--release",
+        ])
+        .current_dir(&app)
+        .env("TMPDIR", &tmp)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{err}");
+    // The copies are of the directory holding both packages.
+    assert!(
+        err.contains(&format!("Verifying {}", dir.path().join("tree").display())),
+        "{err}"
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["runs"][0]["path"], "c/tree");
+    assert!(
+        strings(
+            &r["artifacts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["path"].clone())
+                .collect()
+        )
+        .contains(&"release/app"),
+        "{r:#}"
+    );
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+}
