@@ -3,7 +3,7 @@
 //! pick; at the end one table of every figure, also written to `target/bench.json`. A
 //! benchmark, not a timed test: it prints figures.
 
-use crate::measure::{Stats, Table, measure_ok, not_error, repeat, success};
+use crate::measure::{Stats, Table, interleaved, measure_ok, not_error, repeat, success};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -55,8 +55,9 @@ pub fn part(ws: &Path, f: impl FnOnce(&mut Table) -> Result<()>) -> Result<()> {
 }
 
 /// `cargo xtask bench scan`: det-scan beside BLAKE3 hashing, b3sum and ripgrep on two real
-/// corpora. Each tool once to warm the page cache, then the median of three runs (wall,
-/// CPU and peak memory from wait4): we measure the tools, not the disk.
+/// corpora. Each tool once to warm the page cache, then the median of three runs (five for
+/// ripgrep and det-scan, alternating; wall, CPU and peak memory from wait4): we measure the
+/// tools, not the disk.
 pub fn scan(ws: &Path, t: &mut Table) -> Result<()> {
     super::cargo(
         ws,
@@ -108,31 +109,26 @@ pub fn scan(ws: &Path, t: &mut Table) -> Result<()> {
         // detectors look for (build and home path anchors, __DATE__ and ISO dates, UUIDs),
         // binary files included, counting matches.
         let rg_name = "ripgrep, det's text patterns";
-        let rg = match det_common::toolchain::find_on_path("rg") {
-            Some(rg) => Some(repeat(1, 3, || {
-                measure_ok(
-                    Command::new(&rg)
-                        .args([
-                            "--count",
-                            "--no-messages",
-                            "--binary",
-                            "--no-ignore",
-                            "--hidden",
-                        ])
-                        .args(["-e", RG_PATTERNS])
-                        .arg(corpus),
-                    not_error,
-                )
-            })?),
-            None => {
-                println!("ripgrep: not installed (apt-get install ripgrep), skipped");
-                None
-            }
-        };
-        if let Some(s) = &rg {
-            row(rg_name, s.clone(), None);
+        let rg_bin = det_common::toolchain::find_on_path("rg");
+        if rg_bin.is_none() {
+            println!("ripgrep: not installed (apt-get install ripgrep), skipped");
         }
-        let scan_t = repeat(1, 3, || {
+        let mut run_rg = || {
+            measure_ok(
+                Command::new(rg_bin.as_deref().expect("checked"))
+                    .args([
+                        "--count",
+                        "--no-messages",
+                        "--binary",
+                        "--no-ignore",
+                        "--hidden",
+                    ])
+                    .args(["-e", RG_PATTERNS])
+                    .arg(corpus),
+                not_error,
+            )
+        };
+        let mut run_scan = || {
             measure_ok(
                 Command::new(&scan)
                     .args([
@@ -150,7 +146,19 @@ pub fn scan(ws: &Path, t: &mut Table) -> Result<()> {
                     .arg(corpus),
                 not_error,
             )
-        })?;
+        };
+        // ripgrep and det-scan in alternating rounds (one warm-up, five measured), so a
+        // machine getting busier hurts both alike.
+        let (rg, scan_t) = if rg_bin.is_some() {
+            let mut s = interleaved(1, 5, &mut [&mut run_rg, &mut run_scan])?;
+            let scan_t = s.pop().expect("two");
+            (s.pop(), scan_t)
+        } else {
+            (None, repeat(1, 5, run_scan)?)
+        };
+        if let Some(s) = &rg {
+            row(rg_name, s.clone(), None);
+        }
         // The goals: at least ripgrep's speed, at least half of hashing's.
         let against = if rg.is_some() {
             Some((rg_name, 1.0))
