@@ -247,7 +247,8 @@ fn render_text(out: &mut impl Write, c: &Comparison) -> std::io::Result<()> {
             "not verified: no two of the {n} manifests were built from the same inputs (closure)"
         )?;
     } else if c.reproducible {
-        writeln!(out, "reproducible: {total} outputs identical in {all}")?;
+        let outputs = if total == 1 { "output" } else { "outputs" };
+        writeln!(out, "reproducible: {total} {outputs} identical in {all}")?;
     } else {
         writeln!(
             out,

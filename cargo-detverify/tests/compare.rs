@@ -63,6 +63,21 @@ fn identical_manifests_are_reproducible() {
 }
 
 #[test]
+fn one_output_is_said_in_the_singular() {
+    let d = tempfile::tempdir().unwrap();
+    let mut one = manifest();
+    one.outputs.remove("target/release/libapp.rlib");
+    let a = write(d.path(), "a.json", &one);
+    let b = write(d.path(), "b.json", &one);
+    let out = verify(&["compare".as_ref(), a.as_os_str(), b.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "reproducible: 1 output identical in all 2 manifests\n"
+    );
+}
+
+#[test]
 fn a_differing_output_is_exit_1_and_named_with_both_hashes() {
     let d = tempfile::tempdir().unwrap();
     let a = write(d.path(), "a.json", &manifest());
