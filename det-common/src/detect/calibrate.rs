@@ -431,7 +431,19 @@ pub(crate) fn calibrate(
             }
             calibrate("embedded-date", evidence, Text(k), opts)
         }
-        // An option's example value in help text (see `patterns::EXAMPLE_DATE`).
+        // 8-byte literals laid end to end (see `patterns::GLUED_PATH`).
+        (super::patterns::GLUED_PATH, _) => Some((
+            "absolute-path",
+            Severity::Low,
+            Some(super::fixes::path_fix(
+                evidence,
+                content,
+                Severity::Low,
+                opts,
+            )),
+        )),
+        // An option's example value in help text, or a date quoted as code in prose (see
+        // `patterns::EXAMPLE_DATE`).
         (super::patterns::EXAMPLE_DATE, _) => Some((
             "embedded-date",
             Severity::Low,

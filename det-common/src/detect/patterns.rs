@@ -385,6 +385,11 @@ fn scan_chunk(d: &[u8], range: Range<usize>, m: &Matcher, norm: &Normalized, hit
         if m.is_path_anchor(p) {
             let (found, resume) = unix_path_at(d, mt.start(), &m.roots);
             if let Some((s, e, rule)) = found {
+                let rule = if glued_constants(d, s, e) {
+                    GLUED_PATH
+                } else {
+                    rule
+                };
                 hits.push(hit(d, s, e, rule));
             }
             // Every later anchor inside the same run of path bytes gives the same path (or
@@ -678,7 +683,12 @@ fn month_at(d: &[u8], p: usize, norm: &Normalized, hits: &mut Vec<Hit>) -> usize
         {
             let e = after_day + 5;
             if !norm.is_date((y as i32, mon, day)) {
-                hits.push(hit(d, p, e, "date-time-macro"));
+                let rule = if quoted_as_code(d, p, e) {
+                    EXAMPLE_DATE
+                } else {
+                    "date-time-macro"
+                };
+                hits.push(hit(d, p, e, rule));
             }
             times_near(d, p, e, norm, hits);
             return e;
@@ -697,7 +707,12 @@ fn month_at(d: &[u8], p: usize, norm: &Normalized, hits: &mut Vec<Hit>) -> usize
             };
             let e = after_day + 14;
             if !(norm.is_date((y as i32, mon, day)) && norm.is_time(t)) {
-                hits.push(hit(d, s, e, "date-time-macro"));
+                let rule = if quoted_as_code(d, s, e) {
+                    EXAMPLE_DATE
+                } else {
+                    "date-time-macro"
+                };
+                hits.push(hit(d, s, e, rule));
             }
             return e;
         }
@@ -871,7 +886,7 @@ fn iso_date_at(d: &[u8], i: usize, norm: &Normalized, hits: &mut Vec<Hit>) -> Op
         y as i32, mon as u8, day as u8, h as u32, mi as u32, s as u32, offset_s,
     );
     if !t.is_some_and(|t| norm_time(norm, t)) {
-        let rule = if is_option_value(d, i - 4) {
+        let rule = if is_option_value(d, i - 4) || quoted_as_code(d, i - 4, e) {
             EXAMPLE_DATE
         } else {
             "embedded-date"
@@ -882,9 +897,50 @@ fn iso_date_at(d: &[u8], i: usize, norm: &Normalized, hits: &mut Vec<Hit>) -> Op
 }
 
 /// A date given as a command-line option's value (`--newer-than '2018-10-27 10:00:00'`,
-/// `-d 2004-02-29T16:21`): an example in a program's help text, not the time it was built.
-/// The calibration reports it as a low `embedded-date`.
+/// `-d 2004-02-29T16:21`), or quoted as code in prose (a message saying "the form of
+/// `Nov 23 2026`"): an example in a program's help text, not the time it was built. The
+/// calibration reports it as a low `embedded-date`.
 pub(crate) const EXAMPLE_DATE: &str = "embedded-date-example";
+
+/// The date at `s..e` quoted as code, between backticks: documentation (Markdown, a rule's
+/// message, clap help), never what `__DATE__` or a clock writes.
+fn quoted_as_code(d: &[u8], s: usize, e: usize) -> bool {
+    s > 0 && d[s - 1] == b'`' && d.get(e) == Some(&b'`')
+}
+
+/// A path that is string constants laid end to end rather than a string: LLVM gives
+/// literals of exactly 8 bytes their own mergeable section (`.rodata.cst8`), 8-aligned and
+/// with no separator, so an 8-byte literal `/builds/` is followed by whatever 8-byte
+/// literals come next (`/builds/projectswritablehomepage`, from a table of path anchors
+/// and three unrelated words); and a comparison with a longer literal is compiled into
+/// 16-byte vector constants (`/checkout/src/ll`, the first half of `starts_with`'s
+/// `"/checkout/src/llvm-project/"`), 16-aligned between binary bytes. The calibration
+/// reports it as a low `absolute-path`.
+pub(crate) const GLUED_PATH: &str = "absolute-path-glued-constants";
+
+/// Whether the path at `s..e` is made of constants: it starts on an 8-byte boundary with
+/// an 8-byte directory (`/xxxxxx/`), is a whole number of 8-byte words long, and has no
+/// other separator (a real path below the directory names its levels); or it is whole
+/// 16-byte words, 16-aligned, with binary on both sides (not text, and not the NUL that
+/// ends a C string).
+fn glued_constants(d: &[u8], s: usize, e: usize) -> bool {
+    let p = &d[s..e];
+    let words8 = s % 8 == 0
+        && p.len() % 8 == 0
+        && p.len() >= 16
+        && p[7] == b'/'
+        && !p[1..7].contains(&b'/')
+        && !p[8..].contains(&b'/');
+    let text =
+        |b: Option<&u8>| b.is_some_and(|&b| b == b'\t' || b == b'\n' || (0x20..0x7f).contains(&b));
+    // A C string ends with its NUL; a constant is followed by more constants.
+    let words16 = s % 16 == 0
+        && p.len() % 16 == 0
+        && d.get(e).is_some_and(|&b| b != 0)
+        && !text(d.get(e))
+        && !text(s.checked_sub(1).map(|k| &d[k]));
+    words8 || words16
+}
 
 /// Whether the match starting at `s` is the value of an option: after `--name ` or
 /// `--name=` (or `-x `), with an optional quote.
@@ -940,6 +996,7 @@ fn uuid_at(d: &[u8], i: usize, hits: &mut Vec<Hit>) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Severity;
 
     fn scan_with(data: &[u8], opts: &ScanOptions) -> Vec<(String, u64, String)> {
         let mut out = Vec::new();
@@ -1072,6 +1129,103 @@ mod tests {
             one("absolute-path", 1, "\\\\?\\D:\\b\\x.c")
         );
         assert_eq!(scan(b"\0C:\\Windows\\System32\\kernel32.dll\0"), vec![]);
+    }
+
+    fn severities(data: &[u8]) -> Vec<(String, Severity, String)> {
+        let mut out = Vec::new();
+        detect(
+            data,
+            &Location::file("f"),
+            &ScanOptions::default(),
+            &mut out,
+        );
+        out.into_iter()
+            .map(|f| (f.rule.id.to_owned(), f.severity(), f.evidence))
+            .collect()
+    }
+
+    #[test]
+    fn eight_byte_constants_laid_end_to_end_are_not_a_build_path() {
+        // As in cargo-det-build's .rodata: the 8-byte literals `/builds/`, `projects`,
+        // `writable`, `homepage` in LLVM's 8-byte constant section, 8-aligned.
+        let mut d = vec![0x80, 0x16, 0, 0, 0x9c, 0x16, 0, 0];
+        d.extend_from_slice(b"/builds/projectswritablehomepage");
+        d.extend_from_slice(&[0xc3, 0x20, 0, 0]);
+        let glued = "/builds/projectswritablehomepage".to_string();
+        assert_eq!(
+            severities(&d),
+            vec![("absolute-path".into(), Severity::Low, glued.clone())]
+        );
+        // The same bytes one byte off the 8-byte grid are a path as any other.
+        let mut off = vec![0u8];
+        off.extend_from_slice(&d);
+        assert_eq!(
+            severities(&off),
+            vec![("absolute-path".into(), Severity::High, glued)]
+        );
+        // Half of a longer literal as a 16-byte vector constant, between binary bytes.
+        let mut v = vec![0u8; 16];
+        v.extend_from_slice(b"/checkout/src/ll");
+        v.extend_from_slice(&[0x98, 0xaa, 0x07, 0xd8]);
+        assert_eq!(
+            severities(&v),
+            vec![(
+                "absolute-path".into(),
+                Severity::Low,
+                "/checkout/src/ll".into()
+            )]
+        );
+        // A 16-byte path inside text (a NUL-terminated C string after another) is a path.
+        let mut c = b"0123456789abcde\0".to_vec();
+        c.extend_from_slice(b"/build/pkg/x.c.o\0");
+        assert_eq!(
+            severities(&c),
+            vec![(
+                "absolute-path".into(),
+                Severity::High,
+                "/build/pkg/x.c.o".into()
+            )]
+        );
+        // An aligned path of whole words that names its levels is a build path.
+        let mut real = vec![0u8; 8];
+        real.extend_from_slice(b"/builds/grp/proj/src/main.rs\0\0\0\0");
+        assert_eq!(
+            severities(&real),
+            vec![(
+                "absolute-path".into(),
+                Severity::High,
+                "/builds/grp/proj/src/main.rs".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn a_date_quoted_as_code_in_prose_is_an_example() {
+        // det's own rule message, as it sits in det's binaries.
+        let v =
+            severities(b"in the form of C's __DATE__ / __TIME__ (`Nov 23 2026`, `12:34:56`) is");
+        assert_eq!(
+            v,
+            vec![("embedded-date".into(), Severity::Low, "Nov 23 2026".into())]
+        );
+        let v = severities(b"\0e.g. `2026-11-23T01:02:03Z`\0");
+        assert_eq!(
+            v,
+            vec![(
+                "embedded-date".into(),
+                Severity::Low,
+                "2026-11-23T01:02:03Z".into()
+            )]
+        );
+        // One backtick is not a quotation: `__DATE__` glued after a quote stays high.
+        assert_eq!(
+            severities(b"\0built `Nov 23 2026\0"),
+            vec![(
+                "date-time-macro".into(),
+                Severity::High,
+                "Nov 23 2026".into()
+            )]
+        );
     }
 
     #[test]
