@@ -159,6 +159,7 @@ fn shim_path(ws: &Path) -> Result<PathBuf> {
             "--",
             "shim-path",
         ])
+        .env("CARGO_TARGET_DIR", &target)
         .env("DET_CACHE_DIR", target.join("bench-shim-cache"))
         .output()
         .context("running cargo run -p cargo-detbuild -- shim-path")?;

@@ -65,20 +65,15 @@ fn run() -> Result<()> {
         Some("test") => test(&ws, &args[1..]),
         Some("release-check") => release_check::run(&ws, &args[1..]),
         Some("demo") => demo::run(&ws),
-        Some("bench") => match args.get(1).map(String::as_str) {
-            None => bench::run(&ws),
-            Some("build") => bench::part(&ws, |t| bench_build::run(&ws, t)),
-            Some("normalize") => bench::part(&ws, |t| bench_normalize::run(&ws, t)),
-            Some("diff") => bench::part(&ws, |t| {
-                bench_diff::run(&ws, args.get(2).map_or("", String::as_str), t)
-            }),
-            Some("verify") => bench::part(&ws, |t| bench_verify::run(&ws, t)),
-            Some("store") => bench::part(&ws, |t| bench_store::run(&ws, t)),
-            Some("scan") => bench::part(&ws, |t| bench::scan(&ws, t)),
-            Some("hash") => bench::part(&ws, |t| bench_hash::run(&ws, t)),
-            Some("shim") => bench::part(&ws, |t| bench_shim::run(&ws, t)),
-            Some(other) => bail!("unknown bench part `{other}`\n\n{USAGE}"),
-        },
+        Some("bench") => {
+            // det's own builds keep the target dir (given to cargo explicitly); the
+            // fixtures the benchmarks build must not inherit it, or their "from scratch"
+            // builds land in det's warm target dir and measure nothing.
+            target_dir(&ws);
+            // SAFETY: xtask is single-threaded until the benchmarks start.
+            unsafe { std::env::remove_var("CARGO_TARGET_DIR") };
+            bench_job(&ws, &args)
+        }
         Some("docs") => docs::run(&ws),
         Some("hash-tree") if args.len() == 2 => bench::hash_tree(Path::new(&args[1])),
         Some("-h" | "--help" | "help") | None => {
@@ -91,11 +86,34 @@ fn run() -> Result<()> {
 
 /// cargo's target directory for this workspace: `CARGO_TARGET_DIR` when set (cargo honours
 /// it, so the binaries the jobs build are there), else `target/`.
+/// Read once: the benchmarks take it out of the environment (see `run`).
 pub(crate) fn target_dir(ws: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| if t.is_absolute() { t } else { ws.join(t) })
-        .unwrap_or_else(|| ws.join("target"))
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .map(|t| if t.is_absolute() { t } else { ws.join(t) })
+            .unwrap_or_else(|| ws.join("target"))
+    })
+    .clone()
+}
+
+fn bench_job(ws: &Path, args: &[String]) -> Result<()> {
+    let ws = ws.to_path_buf();
+    match args.get(1).map(String::as_str) {
+        None => bench::run(&ws),
+        Some("build") => bench::part(&ws, |t| bench_build::run(&ws, t)),
+        Some("normalize") => bench::part(&ws, |t| bench_normalize::run(&ws, t)),
+        Some("diff") => bench::part(&ws, |t| {
+            bench_diff::run(&ws, args.get(2).map_or("", String::as_str), t)
+        }),
+        Some("verify") => bench::part(&ws, |t| bench_verify::run(&ws, t)),
+        Some("store") => bench::part(&ws, |t| bench_store::run(&ws, t)),
+        Some("scan") => bench::part(&ws, |t| bench::scan(&ws, t)),
+        Some("hash") => bench::part(&ws, |t| bench_hash::run(&ws, t)),
+        Some("shim") => bench::part(&ws, |t| bench_shim::run(&ws, t)),
+        Some(other) => bail!("unknown bench part `{other}`\n\n{USAGE}"),
+    }
 }
 
 fn workspace_root() -> PathBuf {
@@ -134,6 +152,7 @@ pub(crate) fn cargo(ws: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<(
     eprintln!("xtask: cargo {}", args.join(" "));
     let status = Command::new(&cargo)
         .args(args)
+        .env("CARGO_TARGET_DIR", target_dir(ws))
         .envs(envs.iter().copied())
         .current_dir(ws)
         .status()

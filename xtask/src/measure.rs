@@ -33,11 +33,46 @@ pub fn measure(cmd: &mut Command) -> Result<Measured> {
     Ok(measure_limited(cmd, None)?.expect("no limit"))
 }
 
+/// GNU time, which reports the peak memory of the command it runs alone. The peak `wait4`
+/// gives for a child of this process is useless: on `exec` the kernel records the forked
+/// copy's resident set, so every command would weigh at least what xtask weighs (about
+/// 150 MiB). GNU time is small, and its child's figure is the command's own.
+const GNU_TIME: &str = "/usr/bin/time";
+
+/// `cmd` run under GNU time writing the peak (KiB) to `out`, in a process group of its own
+/// so that a limit stops the command and not only the wrapper.
+fn under_time(cmd: &Command, out: &Path) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut w = Command::new(GNU_TIME);
+    w.args(["-f", "%M", "-o"])
+        .arg(out)
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .process_group(0);
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => w.env(k, v),
+            None => w.env_remove(k),
+        };
+    }
+    if let Some(d) = cmd.get_current_dir() {
+        w.current_dir(d);
+    }
+    w
+}
+
 /// [`measure`], but the command is killed after `limit` (then `None`).
 pub fn measure_limited(cmd: &mut Command, limit: Option<Duration>) -> Result<Option<Measured>> {
     use std::os::unix::process::ExitStatusExt;
+    let peak_file = tempfile::NamedTempFile::new().context("a temporary file for GNU time")?;
+    let timed = Path::new(GNU_TIME).is_file();
+    let mut wrapped = timed.then(|| under_time(cmd, peak_file.path()));
+    let run: &mut Command = match wrapped.as_mut() {
+        Some(w) => w,
+        None => cmd,
+    };
     let start = Instant::now();
-    let mut child = cmd
+    let mut child = run
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -64,6 +99,10 @@ pub fn measure_limited(cmd: &mut Command, limit: Option<Duration>) -> Result<Opt
         if r == 0 {
             // Still running (WNOHANG): past the limit it is stopped and reaped.
             if limit.is_some_and(|l| start.elapsed() >= l) {
+                if timed {
+                    // SAFETY: a signal to the process group this command leads.
+                    unsafe { libc::kill(-pid, libc::SIGKILL) };
+                }
                 let _ = child.kill();
                 let _ = child.wait();
                 return Ok(None);
@@ -84,7 +123,12 @@ pub fn measure_limited(cmd: &mut Command, limit: Option<Duration>) -> Result<Opt
         sample: Sample {
             wall,
             cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
-            max_rss_kib: ru.ru_maxrss.max(0) as u64,
+            // GNU time's last line is the peak (after any "Command exited with non-zero
+            // status" line); without it the peak is unknown (0), never xtask's own.
+            max_rss_kib: std::fs::read_to_string(peak_file.path())
+                .ok()
+                .and_then(|t| t.lines().last().and_then(|l| l.trim().parse().ok()))
+                .unwrap_or(0),
         },
         status: ExitStatus::from_raw(status),
         stderr: err.join().unwrap_or_default(),
@@ -272,7 +316,11 @@ impl Table {
             };
             let mut against = String::new();
             if let (Some((base, goal)), Some(x)) = (&r.against, self.ratio(r)) {
-                against = format!("{x:.2}x {base}");
+                against = if x < 0.5 {
+                    format!("{x:.3}x {base} ({:.0}x faster)", 1.0 / x)
+                } else {
+                    format!("{x:.2}x {base}")
+                };
                 if let Some(g) = goal {
                     against += &format!(
                         " (goal <= {g:.2}x: {})",
@@ -394,6 +442,24 @@ mod tests {
 
     #[test]
     fn a_child_is_measured_alone_and_a_limit_stops_it() {
+        assert!(
+            Path::new(GNU_TIME).is_file(),
+            "{GNU_TIME} is missing: apt-get install time (cargo xtask test installs it)"
+        );
+        // This process's own weight must not count: the child's peak is its own (a fork
+        // records the parent's resident set, 200 MiB here, as the child's peak).
+        let heavy = vec![1u8; 200 << 20];
+        let small = measure(Command::new("true").env("X", "1")).unwrap();
+        assert_eq!(
+            heavy
+                .iter()
+                .step_by(4096)
+                .map(|&b| b as usize)
+                .sum::<usize>(),
+            51200
+        );
+        assert!(small.sample.max_rss_kib > 0, "{:?}", small.sample);
+        assert!(small.sample.max_rss_kib < 16 * 1024, "{:?}", small.sample);
         // A child that allocates and touches 64 MiB: its peak is seen, not this process's.
         let m = measure(Command::new("python3").args([
             "-c",
@@ -402,13 +468,23 @@ mod tests {
         .unwrap();
         assert!(m.status.success());
         assert!(m.sample.max_rss_kib >= 64 * 1024, "{:?}", m.sample);
+        assert!(m.sample.max_rss_kib < 160 * 1024, "{:?}", m.sample);
         assert!(m.sample.cpu > Duration::ZERO);
+        // The limit stops the command itself, not only GNU time around it.
+        let dir = tempfile::tempdir().unwrap();
+        let flag = dir.path().join("still-running");
+        let start = Instant::now();
         let r = measure_limited(
-            Command::new("sleep").arg("30"),
-            Some(Duration::from_millis(200)),
+            Command::new("sh")
+                .args(["-c", "sleep 2; touch \"$0\""])
+                .arg(&flag),
+            Some(Duration::from_millis(300)),
         )
         .unwrap();
         assert!(r.is_none(), "the limit must stop the command");
+        assert!(start.elapsed() < Duration::from_secs(2));
+        std::thread::sleep(Duration::from_millis(2500));
+        assert!(!flag.exists(), "the command outlived its limit");
         let e = measure_ok(
             Command::new("sh").args(["-c", "echo broken >&2; exit 2"]),
             not_error,

@@ -40,6 +40,8 @@ const APT_PACKAGES: &[&str] = &[
     "strip-nondeterminism",
     "zip",
     "dpkg",
+    // GNU time: the benchmarks' peak memory of a command (xtask's own unit test measures one).
+    "time",
     // The locale definitions (/usr/share/i18n/locales): det-verify's locale variation builds
     // fr_CH.UTF-8 from them with localedef when the machine lists no locale but C.
     "locales",
