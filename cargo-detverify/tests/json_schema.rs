@@ -10,36 +10,10 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+mod support;
+use support::{copy_dir, det_build};
+
 const BIN: &str = env!("CARGO_BIN_EXE_cargo-det-verify");
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            if e.file_name() != "target" {
-                copy_dir(&e.path(), &dest);
-            }
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
-}
-
-/// cargo-det-verify builds through cargo-det-build found beside it.
-fn ensure_det_build() {
-    if Path::new(BIN).with_file_name("cargo-det-build").is_file() {
-        return;
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = Command::new(cargo)
-        .args(["build", "-p", "cargo-detbuild", "--bin", "cargo-det-build"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .unwrap();
-    assert!(st.success(), "building cargo-det-build");
-}
 
 /// `fixture` copied into `dir`, with a TMPDIR of its own.
 fn fixture(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
@@ -78,7 +52,7 @@ fn run(dir: &Path, tmp: &Path, args: &[&str], code: i32) -> Value {
 
 #[test]
 fn verify_json_matches_its_doc() {
-    ensure_det_build();
+    det_build();
     let dir = tempfile::tempdir().unwrap();
     // Not reproducible (plain cargo, a build script embedding the time): causes and a diff.
     let (p, tmp) = fixture(dir.path(), "rust-buildrs-time");
@@ -156,12 +130,14 @@ fn diff_json_matches_its_doc() {
 
 #[test]
 fn compare_json_matches_its_doc() {
-    ensure_det_build();
+    det_build();
     let dir = tempfile::tempdir().unwrap();
     let (p, _tmp) = fixture(dir.path(), "rust-clean");
     let out = Command::new(Path::new(BIN).with_file_name("cargo-det-build"))
         .args(["det-build", "-q"])
         .current_dir(&p)
+        // The manifest is read from the fixture's own target/.
+        .env_remove("CARGO_TARGET_DIR")
         .env_remove("SOURCE_DATE_EPOCH")
         .env_remove("DET_STORE")
         .output()

@@ -2,47 +2,13 @@
 //! builds under real variations, the report read as det-verify/1 JSON. Each test gives
 //! det-verify a TMPDIR of its own and checks that nothing is left in it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata")
-        .join(name)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            if e.file_name() != "target" {
-                copy_dir(&e.path(), &dest);
-            }
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
-}
-
-/// cargo-det-verify builds through cargo-det-build found beside it: make sure it is
-/// there when only this package's tests were built.
-fn ensure_det_build() {
-    let exe = Path::new(env!("CARGO_BIN_EXE_cargo-det-verify"));
-    if exe.with_file_name("cargo-det-build").is_file() {
-        return;
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = Command::new(cargo)
-        .args(["build", "-p", "cargo-detbuild", "--bin", "cargo-det-build"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .unwrap();
-    assert!(st.success(), "building cargo-det-build");
-}
+mod support;
+use support::{copy_dir, det_build, testdata};
 
 /// A fixture copied to a fresh directory, with a TMPDIR of its own beside it.
 struct Project {
@@ -52,7 +18,7 @@ struct Project {
 }
 
 fn project(fixture: &str) -> Project {
-    ensure_det_build();
+    det_build();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(fixture);
     copy_dir(&testdata(fixture), &path);
@@ -783,7 +749,7 @@ fn a_killed_verifications_directory_is_taken_back_a_kept_one_is_not() {
 /// dependency outside the members), and the build in the copy finds it.
 #[test]
 fn a_path_dependency_outside_the_workspace_is_copied_too() {
-    ensure_det_build();
+    det_build();
     let dir = tempfile::tempdir().unwrap();
     let app = dir.path().join("tree/app");
     let lib = dir.path().join("tree/lib");

@@ -10,35 +10,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            if e.file_name() != "target" {
-                copy_dir(&e.path(), &dest);
-            }
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
-}
-
-/// cargo-det-build beside cargo-det-verify (built when only this package's tests were).
-fn det_build() -> PathBuf {
-    let exe = Path::new(env!("CARGO_BIN_EXE_cargo-det-verify")).with_file_name("cargo-det-build");
-    if !exe.is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-p", "cargo-detbuild", "--bin", "cargo-det-build"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(st.success(), "building cargo-det-build");
-    }
-    exe
-}
+mod support;
+use support::{copy_dir, det_build};
 
 struct Fixture {
     _dir: tempfile::TempDir,

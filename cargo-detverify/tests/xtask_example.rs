@@ -8,6 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+mod support;
+use support::copy_dir;
+
 const VERIFY: &str = env!("CARGO_BIN_EXE_cargo-det-verify");
 
 fn cargo() -> String {
@@ -37,21 +40,6 @@ fn det_bin_dir() -> PathBuf {
         assert!(st.success(), "building cargo-det-build and cargo-det-scan");
     }
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            if e.file_name() != "target" {
-                copy_dir(&e.path(), &dest);
-            }
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
 }
 
 /// `cargo xtask release` in `ws`, with a TMPDIR of its own and nothing of this test's
