@@ -6,11 +6,11 @@
 //! culprit search costs: the extra builds it used against the number of variations varied,
 //! beside the bound 1 + log2(n) per culprit (plus the rerun).
 
-use crate::measure::{Stats, Table};
+use crate::measure::{Sample, Stats, Table, measure_ok, not_error, success};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const FIXTURE: &str = "rust-cc-sys";
 const ARGS: &[&str] = &["--release", "--examples"];
@@ -50,7 +50,7 @@ pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
     let mut verified = Vec::new();
     let mut same_jobs = Vec::new();
     let mut plain_as_varied = Vec::new();
-    let det_verify = |extra: &[&str]| -> Result<Duration> {
+    let det_verify = |extra: &[&str]| -> Result<Sample> {
         let _ = std::fs::remove_dir_all(dir.join("target"));
         let mut c = Command::new(&verify);
         c.args(["det-verify", "--raw", "--no-explain", "-q", "--runs"])
@@ -59,42 +59,36 @@ pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
             .arg("--")
             .args(ARGS)
             .current_dir(&dir);
-        let start = Instant::now();
-        let out = c.output().context("running cargo det-verify")?;
-        let v = start.elapsed();
         // 1: not reproducible (rust-cc-sys's debug paths with --raw) is a finished run.
-        if !matches!(out.status.code(), Some(0 | 1)) {
-            bail!(
-                "cargo det-verify failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+        measure_ok(&mut c, not_error)
+    };
+    // Plain builds one after the other, from scratch: their times summed, the largest peak.
+    let plain_builds = |jobs: &[Option<&str>]| -> Result<Sample> {
+        let mut sum = Sample {
+            wall: Duration::ZERO,
+            cpu: Duration::ZERO,
+            max_rss_kib: 0,
+        };
+        for j in jobs {
+            let _ = std::fs::remove_dir_all(dir.join("target"));
+            let mut c = Command::new("cargo");
+            c.arg("build").args(ARGS).args(j.iter()).current_dir(&dir);
+            let s = measure_ok(&mut c, success)?;
+            sum.wall += s.wall;
+            sum.cpu += s.cpu;
+            sum.max_rss_kib = sum.max_rss_kib.max(s.max_rss_kib);
         }
-        Ok(v)
+        Ok(sum)
     };
     // Interleaved, one warm-up round, median of ROUNDS.
     const ROUNDS: usize = 5;
     for round in 0..=ROUNDS {
-        let start = Instant::now();
-        for _ in 0..RUNS {
-            let _ = std::fs::remove_dir_all(dir.join("target"));
-            let mut c = Command::new("cargo");
-            c.arg("build").args(ARGS).current_dir(&dir);
-            run_ok(c)?;
-        }
-        let p = start.elapsed();
+        let p = plain_builds(&vec![None; RUNS as usize])?;
         // The builds det-verify's default set makes, plainly: the control at cargo's -j,
         // each varied run at -j1 (the jobs variation).
-        let start = Instant::now();
-        for run in 0..RUNS {
-            let _ = std::fs::remove_dir_all(dir.join("target"));
-            let mut c = Command::new("cargo");
-            c.arg("build").args(ARGS).current_dir(&dir);
-            if run > 0 {
-                c.arg("-j1");
-            }
-            run_ok(c)?;
-        }
-        let pv = start.elapsed();
+        let mut jobs = vec![Some("-j1"); RUNS as usize];
+        jobs[0] = None;
+        let pv = plain_builds(&jobs)?;
         let v = det_verify(&[])?;
         // The jobs variation builds the varied run with -j1: a cost of what is varied, not
         // of det-verify; without it the runs build as the plain builds do.
@@ -111,34 +105,30 @@ pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
         "verify",
         &case,
         &format!("cargo build x {RUNS}"),
-        Stats::of_durations(&plain),
+        Stats::of(&plain),
     );
     let as_varied = format!("cargo build, then -j1 x {}", RUNS - 1);
-    t.add(
-        "verify",
-        &case,
-        &as_varied,
-        Stats::of_durations(&plain_as_varied),
-    );
+    t.add("verify", &case, &as_varied, Stats::of(&plain_as_varied));
     t.add(
         "verify",
         &case,
         "cargo det-verify --raw",
-        Stats::of_durations(&verified),
+        Stats::of(&verified),
     )
     .against = Some((as_varied.clone(), Some(1.05)));
     t.add(
         "verify",
         &case,
         "cargo det-verify --raw --vary=-jobs",
-        Stats::of_durations(&same_jobs),
+        Stats::of(&same_jobs),
     )
     .against = Some((format!("cargo build x {RUNS}"), Some(1.05)));
+    let wall = |v: &[Sample]| Stats::of(v).wall;
     let (p, v, j, pv) = (
-        median(&mut plain),
-        median(&mut verified),
-        median(&mut same_jobs),
-        median(&mut plain_as_varied),
+        wall(&plain),
+        wall(&verified),
+        wall(&same_jobs),
+        wall(&plain_as_varied),
     );
     let pct = |x: Duration| (x.as_secs_f64() / p.as_secs_f64() - 1.0) * 100.0;
     println!(
@@ -249,25 +239,12 @@ pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
     Ok(())
 }
 
-fn run_ok(mut cmd: Command) -> Result<()> {
-    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
-    if !out.status.success() {
-        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(())
-}
-
 /// The 1, 5 and 15 minute load averages (/proc/loadavg): the bench is only as quiet as the
 /// machine.
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into())
-}
-
-fn median(v: &mut [Duration]) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
