@@ -150,9 +150,16 @@ fn test(ws: &Path, extra: &[String]) -> Result<()> {
 pub(crate) fn cargo(ws: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("xtask: cargo {}", args.join(" "));
-    let status = Command::new(&cargo)
+    let mut cmd = Command::new(&cargo);
+    // The benchmarks take CARGO_TARGET_DIR out of the environment (their fixtures must not
+    // build into det's target dir) and give it back to det's own builds here. Never set
+    // it otherwise: the tests build fixtures that must use their own target/.
+    let target = target_dir(ws);
+    if std::env::var_os("CARGO_TARGET_DIR").is_none() && target != ws.join("target") {
+        cmd.env("CARGO_TARGET_DIR", &target);
+    }
+    let status = cmd
         .args(args)
-        .env("CARGO_TARGET_DIR", target_dir(ws))
         .envs(envs.iter().copied())
         .current_dir(ws)
         .status()
