@@ -367,24 +367,63 @@ fn bad_input_is_named_and_nothing_is_written() {
 #[test]
 fn an_interrupt_stops_cargo_and_leaves_no_manifest_nor_mounts() {
     let m = Machine::new("rust-cc-sys", 1, "UTC", "C.UTF-8");
+    // The build script sleeps, so the build is surely running when the signal comes: a
+    // fixed wait raced a fast machine (the whole build took 2.2 s, the signal came at 2.5).
+    let script = m.file("build.rs");
+    let original = std::fs::read_to_string(&script).unwrap();
+    std::fs::write(
+        &script,
+        original.replacen(
+            "fn main() {",
+            "fn main() {\n    std::thread::sleep(std::time::Duration::from_secs(20));",
+            1,
+        ),
+    )
+    .unwrap();
     let mut cmd = Command::new(det_build());
     cmd.args(["det-build", "--release", "--examples"])
         .current_dir(&m.cwd)
         .env("CARGO_HOME", &m.cargo_home)
         .env("CARGO_NET_OFFLINE", "true")
         .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
-    // Once cargo is compiling (the first crates take seconds in release mode).
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let mut child = cmd.spawn().unwrap();
+    // Wait until cargo compiles the package (its build script then sleeps).
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let pipe = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            all.push_str(&line);
+            all.push('\n');
+            let _ = tx.send(line);
+        }
+        all
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("Compiling rust-cc-sys") => break,
+            Ok(_) => {}
+            Err(e) => panic!("cargo never compiled rust-cc-sys: {e}"),
+        }
+    }
     // SAFETY: sending SIGINT to the child we spawned.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let start = std::time::Instant::now();
-    let out = child.wait_with_output().unwrap();
+    let status = child.wait().unwrap();
+    let err = reader.join().unwrap();
     assert!(
         start.elapsed() < std::time::Duration::from_secs(30),
         "det-build took {:?} to stop",
         start.elapsed()
     );
+    let out = std::process::Output {
+        status,
+        stdout: Vec::new(),
+        stderr: err.into_bytes(),
+    };
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("no manifest was written"),
