@@ -107,25 +107,8 @@ fn ensure_python_modules() -> Result<()> {
 }
 
 fn ensure_sarif_multitool(tools_dir: &Path) -> Result<()> {
+    ensure_npm_package(tools_dir, SARIF_MULTITOOL, SARIF_VALIDATOR)?;
     let validator = sarif_multitool_binary(tools_dir);
-    if !validator.exists() {
-        eprintln!(
-            "xtask: installing {SARIF_MULTITOOL} into {}",
-            tools_dir.display()
-        );
-        std::fs::create_dir_all(tools_dir)
-            .with_context(|| format!("creating {}", tools_dir.display()))?;
-        run(Command::new("npm")
-            .args([
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                "--prefix",
-            ])
-            .arg(tools_dir)
-            .arg(SARIF_MULTITOOL))?;
-    }
     // npm may skip the package's postinstall chmod; the validator must be executable.
     #[cfg(unix)]
     {
@@ -164,8 +147,11 @@ fn ensure_npm_package(tools_dir: &Path, package: &str, file: &str) -> Result<()>
     Ok(())
 }
 
+/// The SARIF validator's binary, relative to the tools directory.
+const SARIF_VALIDATOR: &str = "node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool";
+
 pub fn sarif_multitool_binary(tools_dir: &Path) -> PathBuf {
-    tools_dir.join("node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool")
+    tools_dir.join(SARIF_VALIDATOR)
 }
 
 /// The tools the benchmark sets det beside (a benchmark's own set-up, not the tests'):
