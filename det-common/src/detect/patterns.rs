@@ -1281,20 +1281,8 @@ mod tests {
 
     #[test]
     fn an_options_example_date_is_low() {
-        use crate::rules::Severity;
-        let sev = |data: &[u8]| {
-            let mut out = Vec::new();
-            detect(
-                data,
-                &Location::file("f"),
-                &ScanOptions::default(),
-                &mut out,
-            );
-            out.into_iter()
-                .map(|f| (f.rule.id, f.severity(), f.evidence))
-                .collect::<Vec<_>>()
-        };
-        let low = |ev: &str| vec![("embedded-date", Severity::Low, ev.to_owned())];
+        let sev = severities;
+        let low = |ev: &str| vec![("embedded-date".to_owned(), Severity::Low, ev.to_owned())];
         // fd's help text.
         assert_eq!(
             sev(b"Examples: {n}    --change-newer-than '2018-10-27 10:00:00' {n}"),
