@@ -7,10 +7,9 @@ use anyhow::{Context, Result, bail};
 use det_common::artifact::Limits;
 use det_common::detect::ScanOptions;
 use det_common::report::{OutputFormat, RenderOptions, Report, ReportError, ToolInfo};
-use det_common::scan::{ScanTarget, walk};
+use det_common::scan::{ScanTarget, WalkError, walk_each};
 use det_common::{Finding, Location, rules};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rayon::prelude::*;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -71,14 +70,8 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let mut findings: Vec<Finding> = Vec::new();
     let mut errors: Vec<ReportError> = Vec::new();
 
-    let (targets, walk_errors) = walk(&paths, args.follow_symlinks);
-    errors.extend(walk_errors.into_iter().map(|e| ReportError {
-        file: e.path,
-        message: e.message,
-    }));
-    let files_scanned = targets.len() as u64;
-    det_common::test_hook::pause("after-walk");
-    let (file_findings, file_errors) = scan_files(&targets, &opts, progress_bar(&args, &targets));
+    let (file_findings, file_errors, files_scanned) =
+        scan_paths(&paths, args.follow_symlinks, &opts, progress_bar(&args));
     findings.extend(file_findings);
     errors.extend(file_errors);
 
@@ -279,32 +272,94 @@ fn build_roots(given: &[PathBuf], cwd: &Path) -> Result<Vec<String>> {
 }
 
 /// Scan every file in parallel; results come back in the walk's order.
-fn scan_files(
-    targets: &[ScanTarget],
+/// What became of one file the walk found.
+enum Outcome {
+    Scanned(Vec<Finding>),
+    /// Opened as the walk found it, but not read.
+    Failed(ReportError),
+    /// What the walk could not read.
+    WalkFailed(WalkError),
+}
+
+/// Walk `paths` and scan every file found, the scan starting while the walk goes on: each
+/// file is a task of its own, which an idle thread takes at once (and a run of slow files,
+/// such as the Windows import libraries crates ship, which sort last, is shared between the
+/// threads instead of ending the scan on one core). The results are put back in walk order.
+/// Returns the findings, the errors, and the number of files scanned.
+fn scan_paths(
+    paths: &[PathBuf],
+    follow_symlinks: bool,
     opts: &ScanOptions,
-    bar: ProgressBar,
-) -> (Vec<Finding>, Vec<ReportError>) {
-    let results: Vec<Result<Vec<Finding>, ReportError>> = targets
-        .par_iter()
-        .map(|t| {
-            let r = det_common::scan::scan_file(t, opts).map_err(|e| ReportError {
-                file: t.display.clone(),
-                message: error_message(&e),
+    bar: Progress,
+) -> (Vec<Finding>, Vec<ReportError>, u64) {
+    let results = std::sync::Mutex::new(Vec::new());
+    // A test that swaps files between the walk and the open needs the whole walk first.
+    let walk_first = det_common::test_hook::armed("after-walk");
+    rayon::scope(|s| {
+        let spawn = |i: usize, found: Result<ScanTarget, WalkError>| {
+            let (results, bar) = (&results, &bar);
+            s.spawn(move |_| {
+                let outcome = match found {
+                    Err(e) => Outcome::WalkFailed(e),
+                    Ok(t) => {
+                        let r = match det_common::scan::scan_file(&t, opts) {
+                            Ok(f) => Outcome::Scanned(f),
+                            Err(e) => Outcome::Failed(ReportError {
+                                file: t.display.clone(),
+                                message: error_message(&e),
+                            }),
+                        };
+                        bar.scanned(t.size);
+                        r
+                    }
+                };
+                results
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((i, outcome));
             });
-            bar.inc(t.size);
-            r
-        })
-        .collect();
-    bar.finish_and_clear();
+        };
+        let mut held = Vec::new();
+        let mut n = 0;
+        walk_each(paths, follow_symlinks, |found| {
+            bar.found();
+            if walk_first {
+                held.push(found);
+            } else {
+                spawn(n, found);
+                n += 1;
+            }
+        });
+        if walk_first {
+            det_common::test_hook::pause("after-walk");
+            for (i, found) in held.into_iter().enumerate() {
+                spawn(i, found);
+            }
+        }
+    });
+    bar.finish();
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_unstable_by_key(|(i, _)| *i);
     let mut findings = Vec::new();
     let mut errors = Vec::new();
-    for r in results {
-        match r {
-            Ok(f) => findings.extend(f),
-            Err(e) => errors.push(e),
+    let mut files = 0;
+    for (_, outcome) in results {
+        match outcome {
+            Outcome::Scanned(f) => {
+                files += 1;
+                findings.extend(f);
+            }
+            Outcome::Failed(e) => {
+                files += 1;
+                errors.push(e);
+            }
+            Outcome::WalkFailed(e) => errors.push(ReportError {
+                file: e.path,
+                message: e.message,
+            }),
         }
     }
-    (findings, errors)
+    (findings, errors, files)
 }
 
 /// The error without the path prefix the library adds (the report names the file already).
@@ -316,20 +371,60 @@ fn error_message(e: &det_common::Error) -> String {
     }
 }
 
-fn progress_bar(args: &ScanArgs, targets: &[ScanTarget]) -> ProgressBar {
-    let total: u64 = targets.iter().map(|t| t.size).sum();
-    if args.quiet || !std::io::stderr().is_terminal() || total < (64 << 20) {
-        return ProgressBar::hidden();
+/// The progress bar of a scan on a terminal: files found and scanned while the walk goes
+/// on, and bytes read. It appears only once a scan has run for half a second, so that a
+/// quick scan leaves no trace on the terminal.
+struct Progress {
+    bar: Option<ProgressBar>,
+    shown: std::sync::atomic::AtomicBool,
+    bytes: std::sync::atomic::AtomicU64,
+}
+
+impl Progress {
+    fn found(&self) {
+        if let Some(bar) = &self.bar {
+            bar.inc_length(1);
+        }
     }
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} scanning [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
-    );
-    bar
+
+    fn scanned(&self, bytes: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(bar) = &self.bar else { return };
+        let read = self.bytes.fetch_add(bytes, Relaxed) + bytes;
+        bar.inc(1);
+        bar.set_message(format!("{} read", indicatif::HumanBytes(read)));
+        if !self.shown.load(Relaxed)
+            && bar.elapsed() >= std::time::Duration::from_millis(500)
+            && !self.shown.swap(true, Relaxed)
+        {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn progress_bar(args: &ScanArgs) -> Progress {
+    let bar = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} scanning [{bar:30}] {pos}/{len} files, {msg} {elapsed}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
+        );
+        bar
+    });
+    Progress {
+        bar,
+        shown: Default::default(),
+        bytes: Default::default(),
+    }
 }
 
 fn list_rules() -> Result<ExitCode> {

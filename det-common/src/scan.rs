@@ -4,7 +4,6 @@
 use crate::artifact::Node;
 use crate::detect::{ScanOptions, scan_node};
 use crate::finding::{Finding, Location};
-use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// A regular file to scan.
@@ -48,6 +47,23 @@ pub struct WalkError {
 pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<WalkError>) {
     let mut targets = Vec::new();
     let mut errors = Vec::new();
+    walk_each(roots, follow_symlinks, |found| match found {
+        Ok(t) => targets.push(t),
+        Err(e) => errors.push(e),
+    });
+    (targets, errors)
+}
+
+/// The walk of [`walk`], handing each file found (or what could not be read) to `each` in
+/// walk order as soon as it is found, so that a caller can scan the first files while the
+/// walk reads the next directories. Each file's size and identity are taken as the walk
+/// finds it (an `lstat` in the directory just read), so that a file or directory swapped
+/// later is found out at the open.
+pub fn walk_each(
+    roots: &[PathBuf],
+    follow_symlinks: bool,
+    mut each: impl FnMut(Result<ScanTarget, WalkError>),
+) {
     for root in roots {
         let root_display = display_root(root);
         // A symlink named on the command line is followed (as ripgrep does): the user asked
@@ -58,16 +74,14 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
         {
             // Opened at its target: the open itself never follows a link (`Bytes::map_file`).
             let path = std::fs::canonicalize(root).unwrap_or_else(|_| root.clone());
-            targets.push(ScanTarget {
+            each(Ok(ScanTarget {
                 path,
                 display: root_display,
                 size: meta.len(),
                 identity: identity(&meta),
-            });
+            }));
             continue;
         }
-        // In walk order: a file to resolve, or what the walk could not read.
-        let mut found: Vec<Result<walkdir::DirEntry, WalkError>> = Vec::new();
         let walker = walkdir::WalkDir::new(root)
             .follow_links(follow_symlinks)
             .follow_root_links(true)
@@ -93,7 +107,7 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
                             .map(|io| io.to_string())
                             .unwrap_or_else(|| e.to_string())
                     };
-                    found.push(Err(WalkError { path, message }));
+                    each(Err(WalkError { path, message }));
                     continue;
                 }
             };
@@ -101,33 +115,16 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
             if !ft.is_file() {
                 if entry.depth() == 0 && !ft.is_dir() {
                     // Named by the user, so say why nothing was scanned.
-                    errors.push(WalkError {
+                    each(Err(WalkError {
                         path: root_display.clone(),
                         message: "not a regular file or directory (a device, FIFO or socket); not scanned".into(),
-                    });
+                    }));
                 }
                 continue;
             }
-            found.push(Ok(entry));
-        }
-        // The directory walk is sequential (it reads each directory and sorts it); what it
-        // then asks of each file (its size and identity, a link's target) is one system
-        // call or more per file, done in parallel.
-        let resolved: Vec<Result<ScanTarget, WalkError>> = found
-            .into_par_iter()
-            .map(|f| f.and_then(|entry| resolve(entry, root, &root_display)))
-            .collect();
-        for r in resolved {
-            match r {
-                Ok(t) => targets.push(t),
-                Err(e) => errors.push(e),
-            }
-        }
-        if !root.exists() && root.symlink_metadata().is_err() {
-            // walkdir reports this as an error already; nothing more to add.
+            each(resolve(entry, root, &root_display));
         }
     }
-    (targets, errors)
 }
 
 /// The target a walked regular file is: its size and identity, and for a link the file it

@@ -12,18 +12,25 @@
 //! opened a file) and `store-insert` (a new store entry is written under `tmp/`, not yet
 //! renamed into `entries/`, see [`crate::store`]).
 
+/// Whether `DET_TEST_PAUSE` names `point`: for a run that must reach the point in a state
+/// it otherwise passes through only in part (det-scan scans the first files while it walks;
+/// `after-walk` asks for the whole walk first).
+pub fn armed(point: &str) -> bool {
+    fifo(point).is_some()
+}
+
+fn fifo(point: &str) -> Option<String> {
+    let value = std::env::var_os("DET_TEST_PAUSE")?;
+    let value = value.to_string_lossy();
+    let (name, fifo) = value.split_once(':')?;
+    (name == point).then(|| fifo.to_owned())
+}
+
 /// Pause at `point` when `DET_TEST_PAUSE` names it (see the module docs).
 pub fn pause(point: &str) {
-    let Some(value) = std::env::var_os("DET_TEST_PAUSE") else {
+    let Some(fifo) = fifo(point) else {
         return;
     };
-    let value = value.to_string_lossy();
-    let Some((name, fifo)) = value.split_once(':') else {
-        return;
-    };
-    if name != point {
-        return;
-    }
     if let Ok(mut f) = std::fs::File::open(fifo) {
         let _ = std::io::copy(&mut f, &mut std::io::sink());
     }
