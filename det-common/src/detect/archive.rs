@@ -7,9 +7,9 @@
 //! - [`detect_member`] judges one member's metadata (`mtime`, `uid`, `mode`, ...) as its
 //!   container format recorded it.
 //!
-//! Reports stay readable on big archives: [`aggregate_members`] folds the per-member
-//! findings of one container into one finding per rule, located at the first offending
-//! member, its evidence saying how many other members share the problem and naming a few,
+//! Reports stay readable on big archives: a [`MemberFold`] folds the per-member findings
+//! of one container into one finding per rule as they are found, located at the first
+//! offending member, its evidence saying how many other members share the problem and naming a few,
 //! and whether they all share one value (either a SOURCE_DATE_EPOCH det was not given —
 //! pass `--source-date-epoch` — or a tool stamping every entry with the build time).
 //! A 5000-entry jar with real mtimes gives one `zip-entry-mtime` line, not 5000. Folding is
@@ -27,19 +27,6 @@ use crate::artifact::{ArKind, Format, MetaKey, Node, compress, pyc, tar, zip};
 use crate::finding::{Finding, Location};
 use crate::rules;
 use crate::sorted::first_unsorted_pair;
-
-/// Member rules folded into one finding per container by [`aggregate_members`].
-const MEMBER_RULES: &[&str] = &[
-    "ar-member-mtime",
-    "ar-member-owner",
-    "ar-member-mode",
-    "zip-entry-mtime",
-    "zip-extended-timestamp",
-    "zip-external-attributes",
-    "tar-member-mtime",
-    "tar-member-owner",
-    "tar-pax-time",
-];
 
 /// How many other member names an aggregated finding lists.
 const EXAMPLES: usize = 3;
@@ -91,20 +78,109 @@ fn push(out: &mut Vec<Finding>, rule: &str, loc: Location, evidence: String) {
     out.push(Finding::new(rules::get(rule), loc, evidence));
 }
 
-/// A finding about one member's metadata, built only while the file's cap on findings
-/// leaves room for it (see [`ScanOptions::push_capped`]): a Windows import library has
-/// 20 000 members, each with a mode and an mtime finding; past the cap they are counted,
-/// never formatted.
+/// Where the findings about members' metadata go.
+pub(crate) enum MemberOut<'a> {
+    /// One finding per member: det-verify's diff classifies each member's difference on
+    /// its own (see [`ScanOptions::unfold_members`]).
+    Each(&'a mut Vec<Finding>),
+    /// One finding per rule and container (det-scan's reading): see [`MemberFold`].
+    Fold(&'a mut MemberFold),
+}
+
+/// The member findings of one container, folded as they are found: the first member with
+/// a problem gives the finding (its location and evidence); each later one only adds to a
+/// count, to a few example names, and to whether all share the first one's value. A
+/// Windows import library's 20 000 members so cost a comparison each, not a formatted
+/// finding (and the count is the true one, not cut at the per-file cap).
+#[derive(Default)]
+pub(crate) struct MemberFold {
+    groups: Vec<FoldGroup>,
+}
+
+struct FoldGroup {
+    finding: Finding,
+    /// The first member's value (a hash of what its evidence says).
+    value: u64,
+    more: usize,
+    examples: Vec<String>,
+    /// Whether every later member had the first one's value.
+    same: bool,
+}
+
+impl MemberFold {
+    /// Append the folded findings to `out`: each first finding, its evidence saying how
+    /// many more members share the problem, naming the next few, and whether they all
+    /// share its value.
+    pub(crate) fn finish(self, out: &mut Vec<Finding>) {
+        for mut g in self.groups {
+            if g.more > 0 {
+                let etc = if g.more > g.examples.len() {
+                    ", ..."
+                } else {
+                    ""
+                };
+                // One value shared by every member is either a SOURCE_DATE_EPOCH det was not
+                // told about or one build-time stamp: say so, the engineer knows which.
+                let same = if g.same {
+                    ", all with this same value"
+                } else {
+                    ""
+                };
+                g.finding.evidence.push_str(&format!(
+                    "; and {} more member{} of this archive ({}{etc}){same}",
+                    g.more,
+                    if g.more == 1 { "" } else { "s" },
+                    g.examples.join(", ")
+                ));
+            }
+            out.push(g.finding);
+        }
+    }
+}
+
+/// A finding about the metadata of the member `member`. `value` is what the evidence says
+/// (two members with equal values have equal evidence); `make` builds the location and
+/// evidence, only when the finding is kept: one per member while the file's cap on findings
+/// leaves room (see [`ScanOptions::push_capped`]), or the first of a fold.
 fn push_member(
     opts: &ScanOptions,
-    out: &mut Vec<Finding>,
+    out: &mut MemberOut,
     rule: &'static str,
+    member: &str,
+    value: impl std::hash::Hash,
     make: impl FnOnce() -> (Location, String),
 ) {
-    opts.push_capped(out, rule, || {
-        let (loc, evidence) = make();
-        Finding::new(rules::get(rule), loc, evidence)
-    });
+    match out {
+        MemberOut::Each(out) => opts.push_capped(out, rule, || {
+            let (loc, evidence) = make();
+            Finding::new(rules::get(rule), loc, evidence)
+        }),
+        MemberOut::Fold(fold) => {
+            use std::hash::{DefaultHasher, Hasher};
+            let mut h = DefaultHasher::new();
+            value.hash(&mut h);
+            let value = h.finish();
+            match fold.groups.iter_mut().find(|g| g.finding.rule.id == rule) {
+                Some(g) => {
+                    g.more += 1;
+                    g.same &= g.value == value;
+                    if g.examples.len() < EXAMPLES {
+                        g.examples.push(member.to_owned());
+                    }
+                }
+                None => {
+                    let (loc, evidence) = make();
+                    fold.groups.push(FoldGroup {
+                        finding: Finding::new(rules::get(rule), loc, evidence),
+                        value,
+                        more: 0,
+                        examples: Vec::new(),
+                        same: true,
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// Header-level findings of a container or pyc node itself.
@@ -227,13 +303,25 @@ fn record_paths(record: &str) -> Vec<String> {
         .collect()
 }
 
-/// Findings about one member's metadata, as recorded by its container of format `parent`.
+/// Findings about one member's metadata, as recorded by its container of format `parent`,
+/// one per member.
 pub(crate) fn detect_member(
     node: &Node,
     loc: &Location,
     parent: Format,
     opts: &ScanOptions,
     out: &mut Vec<Finding>,
+) {
+    detect_member_to(node, loc, parent, opts, &mut MemberOut::Each(out));
+}
+
+/// [`detect_member`], its findings going to `out` (one per member, or folded).
+pub(crate) fn detect_member_to(
+    node: &Node,
+    loc: &Location,
+    parent: Format,
+    opts: &ScanOptions,
+    out: &mut MemberOut,
 ) {
     match parent {
         Format::Ar(kind) => detect_ar_member(node, loc, kind, opts, out),
@@ -248,10 +336,10 @@ fn detect_ar_member(
     loc: &Location,
     _kind: ArKind,
     opts: &ScanOptions,
-    out: &mut Vec<Finding>,
+    out: &mut MemberOut,
 ) {
     if let Some(t) = int(node, "mtime").filter(|&t| !opts.is_normalized_time(t)) {
-        push_member(opts, out, "ar-member-mtime", || {
+        push_member(opts, out, "ar-member-mtime", &node.name, t, || {
             (
                 loc.at("ar header", None).field("mtime"),
                 format!("mtime {t} ({})", utc(t)),
@@ -260,7 +348,7 @@ fn detect_ar_member(
     }
     let (uid, gid) = (int(node, "uid").unwrap_or(0), int(node, "gid").unwrap_or(0));
     if uid != 0 || gid != 0 {
-        push_member(opts, out, "ar-member-owner", || {
+        push_member(opts, out, "ar-member-owner", &node.name, (uid, gid), || {
             (
                 loc.at("ar header", None).field("uid/gid"),
                 format!("uid {uid}, gid {gid}"),
@@ -269,7 +357,7 @@ fn detect_ar_member(
     }
     if let Some(mode) = int(node, "mode").map(|m| m & 0o7777) {
         if mode != 0o644 && mode != 0o755 {
-            push_member(opts, out, "ar-member-mode", || {
+            push_member(opts, out, "ar-member-mode", &node.name, mode, || {
                 (
                     loc.at("ar header", None).field("mode"),
                     format!("mode {mode:04o}"),
@@ -279,9 +367,10 @@ fn detect_ar_member(
     }
 }
 
-fn detect_zip_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut Vec<Finding>) {
+fn detect_zip_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut MemberOut) {
+    let m = node.name.as_str();
     if let Some(t) = int(node, "mtime").filter(|&t| !is_normalized_dos_time(opts, t)) {
-        push_member(opts, out, "zip-entry-mtime", || {
+        push_member(opts, out, "zip-entry-mtime", m, t, || {
             (
                 loc.field("DOS date/time"),
                 format!("{} (DOS time, read as UTC)", utc(t).trim_end_matches('Z')),
@@ -305,8 +394,9 @@ fn detect_zip_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut 
     })
     .collect();
     if !extended.is_empty() {
-        push_member(opts, out, "zip-extended-timestamp", || {
-            (loc.at("extra field", None), extended.join(", "))
+        let evidence = extended.join(", ");
+        push_member(opts, out, "zip-extended-timestamp", m, &evidence, || {
+            (loc.at("extra field", None), evidence.clone())
         });
     }
     if let (Some(mode), Some(ext)) = (int(node, "mode"), int(node, "external-attributes")) {
@@ -314,7 +404,7 @@ fn detect_zip_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut 
         // wheel writes RECORD with a constant 0664, whatever the umask.
         let wheel_record = node.name.ends_with(".dist-info/RECORD") && mode == 0o664;
         if mode & 0o022 != 0 && !symlink && !wheel_record {
-            push_member(opts, out, "zip-external-attributes", || {
+            push_member(opts, out, "zip-external-attributes", m, mode, || {
                 (
                     loc.field("external attributes"),
                     format!("mode {mode:04o} (group/other-writable: follows the builder's umask)"),
@@ -324,9 +414,10 @@ fn detect_zip_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut 
     }
 }
 
-fn detect_tar_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut Vec<Finding>) {
+fn detect_tar_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut MemberOut) {
+    let m = node.name.as_str();
     if let Some(t) = int(node, "mtime").filter(|&t| !opts.is_normalized_time(t)) {
-        push_member(opts, out, "tar-member-mtime", || {
+        push_member(opts, out, "tar-member-mtime", m, t, || {
             (
                 loc.at("tar header", None).field("mtime"),
                 format!("mtime {t} ({})", utc(t)),
@@ -342,8 +433,8 @@ fn detect_tar_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut 
         if !uname.is_empty() || !gname.is_empty() {
             ev.push_str(&format!(", user `{uname}`, group `{gname}`"));
         }
-        push_member(opts, out, "tar-member-owner", || {
-            (loc.at("tar header", None).field("owner"), ev)
+        push_member(opts, out, "tar-member-owner", m, &ev, || {
+            (loc.at("tar header", None).field("owner"), ev.clone())
         });
     }
     let pax: Vec<String> = ["pax-atime", "pax-ctime"]
@@ -355,8 +446,9 @@ fn detect_tar_member(node: &Node, loc: &Location, opts: &ScanOptions, out: &mut 
         })
         .collect();
     if !pax.is_empty() {
-        push_member(opts, out, "tar-pax-time", || {
-            (loc.at("pax header", None), pax.join(", "))
+        let evidence = pax.join(", ");
+        push_member(opts, out, "tar-pax-time", m, &evidence, || {
+            (loc.at("pax header", None), evidence.clone())
         });
     }
 }
@@ -451,11 +543,8 @@ fn day_or_time(t: i64) -> String {
     }
 }
 
-/// Fold the member findings that the members of the container at `container` produced
-/// (`out[start..]`) into one finding per rule: the first offending member keeps its
-/// location and evidence, which then says how many more members share the problem and
-/// names the next few. Findings inside members (their content) are left alone. Then judge
-/// the member times as a whole: see [`normalized_time`].
+/// Judge the member times of the container at `container` as a whole (see
+/// [`normalized_time`]), its members' findings (folded) being `out[start..]`.
 pub(crate) fn aggregate_members(
     container: &Location,
     start: usize,
@@ -463,7 +552,6 @@ pub(crate) fn aggregate_members(
     opts: &ScanOptions,
     out: &mut Vec<Finding>,
 ) {
-    fold_member_findings(container, start, out);
     // Members normalized to one time det was not told about (no --source-date-epoch): one
     // info finding naming the time instead of the member-time findings. When det was told,
     // a time that is not SOURCE_DATE_EPOCH stays a finding: it is not the build's.
@@ -507,81 +595,6 @@ pub(crate) fn aggregate_members(
         container.at("member times", None),
         evidence,
     );
-}
-
-/// Fold the member findings that the members of the container at `container` produced
-/// (`out[start..]`) into one finding per rule (see [`aggregate_members`]).
-fn fold_member_findings(container: &Location, start: usize, out: &mut Vec<Finding>) {
-    let depth = container.container.len();
-    let is_direct_member = |f: &Finding| {
-        f.location.file == container.file
-            && f.location.container.len() == depth + 1
-            && f.location.container[..depth] == container.container[..]
-            && MEMBER_RULES.contains(&f.rule.id)
-    };
-    struct Group {
-        rule: &'static str,
-        /// Index in `out` of the finding that is kept.
-        at: usize,
-        /// How many findings were folded into it.
-        more: usize,
-        examples: Vec<String>,
-        /// Whether every folded finding had the kept one's evidence (one shared value).
-        same: bool,
-    }
-    let mut groups: Vec<Group> = Vec::new();
-    let mut keep = vec![true; out.len() - start];
-    for (i, f) in out[start..].iter().enumerate() {
-        if !is_direct_member(f) {
-            continue;
-        }
-        match groups.iter_mut().find(|g| g.rule == f.rule.id) {
-            None => groups.push(Group {
-                rule: f.rule.id,
-                at: start + i,
-                more: 0,
-                examples: Vec::new(),
-                same: true,
-            }),
-            Some(g) => {
-                g.more += 1;
-                g.same &= out[g.at].evidence == f.evidence;
-                if g.examples.len() < EXAMPLES {
-                    g.examples.push(f.location.container[depth].to_string());
-                }
-                keep[i] = false;
-            }
-        }
-    }
-    for g in &groups {
-        if g.more > 0 {
-            let etc = if g.more > g.examples.len() {
-                ", ..."
-            } else {
-                ""
-            };
-            // One value shared by every member is either a SOURCE_DATE_EPOCH det was not
-            // told about or one build-time stamp: say so, the engineer knows which.
-            let same = if g.same {
-                ", all with this same value"
-            } else {
-                ""
-            };
-            let ev = &mut out[g.at].evidence;
-            ev.push_str(&format!(
-                "; and {} more member{} of this archive ({}{etc}){same}",
-                g.more,
-                if g.more == 1 { "" } else { "s" },
-                g.examples.join(", ")
-            ));
-        }
-    }
-    let mut i = 0;
-    out.retain(|_| {
-        let k = i < start || keep[i - start];
-        i += 1;
-        k
-    });
 }
 
 /// The first CSV field of a wheel RECORD line (the path), unquoted: `""` is a literal
@@ -629,51 +642,59 @@ mod tests {
     }
 
     #[test]
-    fn aggregation_keeps_one_finding_per_rule_per_container() {
+    fn member_findings_fold_into_one_per_rule_as_found() {
         let root = Location::file("x.a");
-        let mut out = Vec::new();
+        let opts = ScanOptions::default();
+        let mut fold = MemberFold::default();
         for m in ["a.o", "b.o", "c.o", "d.o", "e.o"] {
-            push(
-                &mut out,
-                "ar-member-mtime",
-                root.member(m),
-                "mtime 5".into(),
-            );
-            push(&mut out, "absolute-path", root.member(m), "/home/u".into());
+            let mut out = MemberOut::Fold(&mut fold);
+            push_member(&opts, &mut out, "ar-member-mtime", m, 5i64, || {
+                (root.member(m), "mtime 5".into())
+            });
         }
-        fold_member_findings(&root, 0, &mut out);
-        let mtime: Vec<&Finding> = out
-            .iter()
-            .filter(|f| f.rule.id == "ar-member-mtime")
-            .collect();
-        assert_eq!(mtime.len(), 1);
-        assert_eq!(mtime[0].location.container, vec!["a.o".to_string()]);
-        assert_eq!(
-            mtime[0].evidence,
-            "mtime 5; and 4 more members of this archive (b.o, c.o, d.o, ...), all with this same value"
-        );
-        assert_eq!(
-            out.iter().filter(|f| f.rule.id == "absolute-path").count(),
-            5
-        );
         let mut out = Vec::new();
-        push(
-            &mut out,
-            "ar-member-owner",
-            root.member("a.o"),
-            "uid 1".into(),
-        );
-        push(
-            &mut out,
-            "ar-member-owner",
-            root.member("b.o"),
-            "uid 2".into(),
-        );
-        fold_member_findings(&root, 0, &mut out);
+        fold.finish(&mut out);
         assert_eq!(out.len(), 1);
+        assert_eq!(out[0].rule.id, "ar-member-mtime");
+        assert_eq!(out[0].location.container, vec!["a.o".to_string()]);
         assert_eq!(
             out[0].evidence,
-            "uid 1; and 1 more member of this archive (b.o)"
+            "mtime 5; and 4 more members of this archive (b.o, c.o, d.o, ...), all with this same value"
         );
+
+        let mut fold = MemberFold::default();
+        for (m, uid) in [("a.o", 1i64), ("b.o", 2)] {
+            let mut out = MemberOut::Fold(&mut fold);
+            push_member(&opts, &mut out, "ar-member-owner", m, uid, || {
+                (root.member(m), format!("uid {uid}"))
+            });
+            push_member(&opts, &mut out, "ar-member-mode", m, 0o600i64, || {
+                (root.member(m), "mode 0600".into())
+            });
+        }
+        let mut out = Vec::new();
+        fold.finish(&mut out);
+        let evidence: Vec<&str> = out.iter().map(|f| f.evidence.as_str()).collect();
+        assert_eq!(
+            evidence,
+            [
+                "uid 1; and 1 more member of this archive (b.o)",
+                "mode 0600; and 1 more member of this archive (b.o), all with this same value"
+            ]
+        );
+
+        // Unfolded (det-verify's diff): one finding per member.
+        let mut each = Vec::new();
+        for m in ["a.o", "b.o"] {
+            push_member(
+                &opts,
+                &mut MemberOut::Each(&mut each),
+                "ar-member-mtime",
+                m,
+                5i64,
+                || (root.member(m), "mtime 5".into()),
+            );
+        }
+        assert_eq!(each.len(), 2);
     }
 }

@@ -250,6 +250,9 @@ pub fn scan_node(
     );
     let first_member_finding = out.len();
     let mut mtimes = Vec::new();
+    // Member metadata findings fold into one per rule as they are found, unless each
+    // member must keep its own (det-verify's diff) or the members are a stream's content.
+    let mut fold = (!stream && !opts.unfold_members).then(archive::MemberFold::default);
     for child in node.children(&opts.limits) {
         match child {
             Ok(child) => {
@@ -265,7 +268,14 @@ pub fn scan_node(
                 } else {
                     loc.member(&child.name)
                 };
-                scan_node(&child, &child_loc, Some(node.format), opts, depth + 1, out);
+                match fold.as_mut() {
+                    Some(fold) => {
+                        let mut to = archive::MemberOut::Fold(fold);
+                        archive::detect_member_to(&child, &child_loc, node.format, opts, &mut to);
+                        scan_node(&child, &child_loc, None, opts, depth + 1, out);
+                    }
+                    None => scan_node(&child, &child_loc, Some(node.format), opts, depth + 1, out),
+                }
             }
             Err(e) => {
                 let err_loc = if e.name.is_empty() {
@@ -278,7 +288,8 @@ pub fn scan_node(
             }
         }
     }
-    if !stream && !opts.unfold_members {
+    if let Some(fold) = fold {
+        fold.finish(out);
         archive::aggregate_members(loc, first_member_finding, &mtimes, opts, out);
     }
 }
