@@ -39,6 +39,15 @@ pub(crate) fn children<'a>(
     })
 }
 
+/// `name` as a string: copied as is when it is UTF-8 (an ar member name nearly always is,
+/// and this runs once per member), else with U+FFFD for each invalid sequence.
+fn name_string(name: &[u8]) -> String {
+    match std::str::from_utf8(name) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(name).into_owned(),
+    }
+}
+
 /// A header field without the spaces and NULs that pad it.
 fn trimmed(field: &[u8]) -> &[u8] {
     let pad = |b: &u8| *b == b' ' || *b == 0;
@@ -89,7 +98,7 @@ impl ArMembers<'_> {
         let rest = table.get(offset..table.len())?;
         let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
         let name = rest[..end].strip_suffix(b"/").unwrap_or(&rest[..end]);
-        Some(String::from_utf8_lossy(name).into_owned())
+        Some(name_string(name))
     }
 }
 
@@ -165,10 +174,7 @@ impl Iterator for ArMembers<'_> {
                 if is_symbol_table(&name) {
                     continue;
                 }
-                (
-                    String::from_utf8_lossy(&name).into_owned(),
-                    body.slice(n..body.len()),
-                )
+                (name_string(&name), body.slice(n..body.len()))
             } else if raw_name.len() > 1
                 && raw_name[0] == b'/'
                 && raw_name[1..].iter().all(u8::is_ascii_digit)
@@ -187,7 +193,7 @@ impl Iterator for ArMembers<'_> {
                 }
             } else {
                 let n = raw_name.strip_suffix(b"/").unwrap_or(raw_name);
-                (String::from_utf8_lossy(n).into_owned(), body)
+                (name_string(n), body)
             };
 
             if self.index >= self.limits.max_members {

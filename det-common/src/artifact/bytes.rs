@@ -54,25 +54,20 @@ fn give_back(mut buf: Vec<u8>) {
     });
 }
 
-/// Read up to `len` bytes of `file` (fewer when it shrank since its size was taken).
+/// Read up to `len` bytes of `file` (fewer when it shrank since its size was taken), into a
+/// buffer of the thread's pool: the kernel writes the bytes straight into it, with no
+/// zeroing first.
 fn read_whole(file: &mut File, len: usize) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut buf = take_buffer();
-    buf.resize(len, 0);
-    let mut n = 0;
-    while n < len {
-        match file.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                give_back(buf);
-                return Err(e);
-            }
+    buf.reserve_exact(len);
+    match file.take(len as u64).read_to_end(&mut buf) {
+        Ok(_) => Ok(buf),
+        Err(e) => {
+            give_back(buf);
+            Err(e)
         }
     }
-    buf.truncate(n);
-    Ok(buf)
 }
 
 /// A range of a memory-mapped file or of an owned buffer. Cloning and slicing never copy.

@@ -192,7 +192,27 @@ struct Normalized {
 }
 
 impl Normalized {
+    /// For `opts`, computed once per thread and SOURCE_DATE_EPOCH: every section of every
+    /// member asks for it.
     fn new(opts: &ScanOptions) -> Normalized {
+        thread_local! {
+            static CACHED: std::cell::Cell<Option<(Option<i64>, Normalized)>> =
+                const { std::cell::Cell::new(None) };
+        }
+        let sde = opts.source_date_epoch;
+        CACHED
+            .try_with(|c| match c.get() {
+                Some((key, n)) if key == sde => n,
+                _ => {
+                    let n = Normalized::compute(opts);
+                    c.set(Some((sde, n)));
+                    n
+                }
+            })
+            .unwrap_or_else(|_| Normalized::compute(opts))
+    }
+
+    fn compute(opts: &ScanOptions) -> Normalized {
         let split = |t: i64| {
             let dt = time::OffsetDateTime::from_unix_timestamp(t).ok()?;
             Some((

@@ -15,8 +15,10 @@ const IMAGE_DEBUG_TYPE_REPRO: u32 = 16;
 /// IMAGE_SCN_CNT_CODE | IMAGE_SCN_MEM_EXECUTE.
 const SCN_CODE: u32 = 0x20 | 0x2000_0000;
 
-struct Section {
-    name: String,
+struct Section<'a> {
+    /// Borrowed from the file when it is valid UTF-8 (an import library has 20 000 members
+    /// of five sections each: no copy of their names).
+    name: std::borrow::Cow<'a, str>,
     vaddr: u32,
     vsize: u32,
     raw_ptr: u32,
@@ -25,7 +27,10 @@ struct Section {
 }
 
 /// The file offset of an RVA, with the section holding it and the offset inside it.
-fn rva_to_file(sections: &[Section], rva: u32) -> Option<(usize, &Section, usize)> {
+fn rva_to_file<'s, 'a>(
+    sections: &'s [Section<'a>],
+    rva: u32,
+) -> Option<(usize, &'s Section<'a>, usize)> {
     sections.iter().find_map(|s| {
         let span = s.vsize.max(s.raw_size);
         (rva >= s.vaddr && rva - s.vaddr < span && rva - s.vaddr < s.raw_size).then(|| {
@@ -201,12 +206,12 @@ fn header_stamp(ts: u32, coff: usize, loc: &Location, opts: &ScanOptions, out: &
 }
 
 /// The section table at `at`; long names (`/123`) are looked up in the string table.
-fn section_table(
-    r: Reader,
+fn section_table<'a>(
+    r: Reader<'a>,
     at: usize,
     n: usize,
     strtab: Option<usize>,
-) -> (Vec<Section>, Option<String>) {
+) -> (Vec<Section<'a>>, Option<String>) {
     let mut v = Vec::new();
     for i in 0..n.min(96) {
         let s = at + 40 * i;
@@ -227,14 +232,13 @@ fn section_table(
         };
         let short = String::from_utf8_lossy(
             &raw_name[..raw_name.iter().position(|&b| b == 0).unwrap_or(8)],
-        )
-        .into_owned();
+        );
         let name = short
             .strip_prefix('/')
             .and_then(|n| n.parse::<usize>().ok())
             .zip(strtab)
             .and_then(|(n, t)| r.cstr(t + n, 256))
-            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .map(String::from_utf8_lossy)
             .unwrap_or(short);
         v.push(Section {
             name,
