@@ -28,7 +28,11 @@ impl Drop for Backing {
 /// Files up to this size are read, not mapped. On a source tree of many small files the map
 /// costs more than the bytes: an mmap, a page fault per few pages and an munmap (with a TLB
 /// shootdown on every core running the scan) per file, against one read into a reused buffer.
-const READ_MAX: u64 = 1 << 20;
+/// Past a few hundred KiB the copy costs more: the buffer no longer fits in the core's cache,
+/// so the kernel's copy and the scan after it both go to memory. Measured on the registry
+/// sources (15 interleaved pairs each): 128 KiB takes 6 % less CPU than 1 MiB, and 64 KiB
+/// 3 % more than 128 KiB.
+const READ_MAX: u64 = 128 << 10;
 /// Buffers each thread keeps for reuse (a thread may hold a file while it steals another).
 const POOL_BUFFERS: usize = 4;
 
@@ -96,7 +100,7 @@ impl Bytes {
     }
 
     /// Memory-map a file read-only. Empty files get an empty buffer (mmap rejects them), and
-    /// files up to 1 MiB are read into a buffer instead (see `READ_MAX`).
+    /// files up to 128 KiB are read into a buffer instead (see `READ_MAX`).
     ///
     /// The file is opened without following a symbolic link and without blocking
     /// (`O_NOFOLLOW | O_NONBLOCK`), and the opened descriptor must be a regular file: a file
