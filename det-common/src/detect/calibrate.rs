@@ -61,11 +61,15 @@ const DOC_EXT: &[&str] = &[
 
 /// What the node called `name` with content `data` is (`data`: its first bytes suffice).
 pub fn classify(name: &str, data: &[u8], is_text: bool) -> Content {
-    let base = name
-        .rsplit(['/', '!'])
-        .next()
-        .unwrap_or(name)
-        .to_ascii_lowercase();
+    let base = name.rfind(['/', '!']).map_or(name, |i| &name[i + 1..]);
+    // Lowercased only when it has capitals (this runs for every text file and member).
+    let lower;
+    let base = if base.bytes().any(|b| b.is_ascii_uppercase()) {
+        lower = base.to_ascii_lowercase();
+        lower.as_str()
+    } else {
+        base
+    };
     let stem = base.split('.').next().unwrap_or("");
     let ext = base.rsplit_once('.').map_or("", |(_, e)| e);
     let magic = data.get(..4);
