@@ -305,3 +305,33 @@ fn an_entry_with_other_outputs_is_not_marked_verified() {
     assert!(err.contains("was not recorded in the store"), "{err}");
     assert!(!entry.join("verified.json").exists());
 }
+
+/// The store named by `store` in the project's `[workspace.metadata.det]` (read from the
+/// one `cargo metadata` det-verify runs to find the workspace) is the one recorded in, with
+/// no `--store` and no DET_STORE.
+#[test]
+fn the_store_set_in_workspace_metadata_is_used() {
+    let f = fixture();
+    let manifest = f.project.join("Cargo.toml");
+    let mut toml = std::fs::read_to_string(&manifest).unwrap();
+    toml.push_str(&format!(
+        "\n[workspace.metadata.det]\nstore = {:?}\n",
+        f.store.to_str().unwrap()
+    ));
+    std::fs::write(&manifest, toml).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-det-verify"))
+        .args(["--format", "json", "--vary=-all,+time"])
+        .current_dir(&f.project)
+        .env("TMPDIR", &f.tmp)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("DET_STORE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["store"]["recorded"], true, "{}", r["store"]);
+    let closure = r["store"]["closure"].as_str().unwrap();
+    let rec = f.verified(closure);
+    assert_eq!(strings(&rec["verifications"][0]["variations"]), ["time"]);
+}

@@ -170,19 +170,20 @@ pub fn run(args: &RunArgs, status: &Status) -> Result<ExitCode> {
     let notes = runner::aslr_notes(varied.contains(&Variation::Aslr));
     let cwd = std::env::current_dir().context("the working directory")?;
     let cargo: OsString = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let (source_root, rel_cwd) = match &job {
+    let (source_root, rel_cwd, workspace) = match &job {
         Job::Cargo { .. } => {
-            let (ws, root) = tree::cargo_roots(&cwd, &cargo)?;
+            let roots = tree::cargo_roots(&cwd, &cargo)?;
             let rel = cwd
-                .strip_prefix(&root)
-                .or_else(|_| ws.strip_prefix(&root))
+                .strip_prefix(&roots.source_root)
+                .or_else(|_| roots.workspace.strip_prefix(&roots.source_root))
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
-            (root, rel)
+            let workspace = (roots.workspace, roots.metadata);
+            (roots.source_root, rel, Some(workspace))
         }
-        Job::Exec { .. } => (cwd.clone(), PathBuf::new()),
+        Job::Exec { .. } => (cwd.clone(), PathBuf::new(), None),
     };
-    let mut store = store::open(args, &cwd, &cargo)?;
+    let mut store = store::open(args, &cwd, &cargo, workspace)?;
     let det_build = find_det_build()?;
     let shim = shim_path(&det_build)?;
     let user_env = |k: &str| std::env::var_os(k);
@@ -367,12 +368,14 @@ impl Verification<'_> {
         let out = self.setup.build(id, cond);
         if let Some(s) = spinner {
             s.finish_and_clear();
-            if out.is_ok() {
-                self.status.status(
-                    "Built",
-                    &format!("{id} ({what}) in {:.1}s", started.elapsed().as_secs_f64()),
-                );
-            }
+        }
+        // How long each run took (the copy, the build, collecting its outputs), as cargo's
+        // `Finished` line says: on the terminal and in a CI log alike.
+        if out.is_ok() {
+            self.status.status(
+                "Built",
+                &format!("{id} ({what}) in {:.2}s", started.elapsed().as_secs_f64()),
+            );
         }
         let out = out?;
         let built_at = self.setup.location(cond.path_slot);

@@ -64,11 +64,17 @@ fn warn(message: &str) {
 /// The configured store, if any and usable. An explicit `--store` that makes no sense
 /// (`--raw`, `--artifacts`: those builds have no closure) is a usage error; a store det
 /// cannot open is said, and the verification goes on without it (as det-build does).
-pub fn open(args: &RunArgs, cwd: &Path, cargo: &std::ffi::OsStr) -> Result<Option<StoreSide>> {
+/// `workspace` is the cargo project's root and `[workspace.metadata]` when already read.
+pub fn open(
+    args: &RunArgs,
+    cwd: &Path,
+    cargo: &std::ffi::OsStr,
+    workspace: Option<(PathBuf, serde_json::Value)>,
+) -> Result<Option<StoreSide>> {
     let cargo_path = PathBuf::from(cargo);
     let conf: Option<Configured> =
         det_common::store::configured(args.store.as_deref(), &|k| std::env::var_os(k), cwd, || {
-            det_common::store::workspace_metadata(&cargo_path, cwd, None)
+            workspace.or_else(|| det_common::store::workspace_metadata(&cargo_path, cwd, None))
         });
     let Some(conf) = conf else { return Ok(None) };
     let without = if args.raw {

@@ -199,12 +199,23 @@ pub fn cargo_source_root(workspace: &Path, cargo: &std::ffi::OsStr) -> PathBuf {
     root
 }
 
-/// The workspace root of the cargo project at `dir`, and the closest directory holding it
-/// and every path package it builds. One `cargo metadata --no-deps` (no dependency
-/// resolution: about a third of the full call) answers both when every path dependency is a
-/// workspace member; a path package outside the members may have path dependencies of its
-/// own that only resolution lists, so then the full `cargo metadata` decides.
-pub fn cargo_roots(dir: &Path, cargo: &std::ffi::OsStr) -> Result<(PathBuf, PathBuf)> {
+/// Where a cargo project is: see [`cargo_roots`].
+pub struct CargoRoots {
+    /// The workspace root.
+    pub workspace: PathBuf,
+    /// The closest directory holding the workspace and every path package it builds.
+    pub source_root: PathBuf,
+    /// `[workspace.metadata]` (null when there is none): where the store may be set.
+    pub metadata: serde_json::Value,
+}
+
+/// The workspace root of the cargo project at `dir`, the closest directory holding it and
+/// every path package it builds, and its `[workspace.metadata]`. One `cargo metadata
+/// --no-deps` (no dependency resolution: about a third of the full call) answers all three
+/// when every path dependency is a workspace member; a path package outside the members may
+/// have path dependencies of its own that only resolution lists, so then the full `cargo
+/// metadata` decides the source root.
+pub fn cargo_roots(dir: &Path, cargo: &std::ffi::OsStr) -> Result<CargoRoots> {
     let out = Command::new(cargo)
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .current_dir(dir)
@@ -237,9 +248,14 @@ pub fn cargo_roots(dir: &Path, cargo: &std::ffi::OsStr) -> Result<(PathBuf, Path
         .flat_map(|p| p["dependencies"].as_array().into_iter().flatten())
         .filter_map(|d| d["path"].as_str())
         .any(|d| !members.contains(&Path::new(d)));
+    let metadata = v["metadata"].clone();
     if outside {
-        let root = cargo_source_root(&ws, cargo);
-        return Ok((ws, root));
+        let source_root = cargo_source_root(&ws, cargo);
+        return Ok(CargoRoots {
+            workspace: ws,
+            source_root,
+            metadata,
+        });
     }
     let mut root = ws.clone();
     for dir in members {
@@ -250,5 +266,9 @@ pub fn cargo_roots(dir: &Path, cargo: &std::ffi::OsStr) -> Result<(PathBuf, Path
             }
         }
     }
-    Ok((ws, root))
+    Ok(CargoRoots {
+        workspace: ws,
+        source_root: root,
+        metadata,
+    })
 }
