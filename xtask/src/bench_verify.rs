@@ -6,7 +6,7 @@
 //! culprit search costs: the extra builds it used against the number of variations varied,
 //! beside the bound 1 + log2(n) per culprit (plus the rerun).
 
-use crate::measure::{Sample, Stats, Table, measure_ok, not_error, success};
+use crate::measure::{Sample, Stats, Table, measure, measure_ok, not_error, success};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,17 +50,41 @@ pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
     let mut verified = Vec::new();
     let mut same_jobs = Vec::new();
     let mut plain_as_varied = Vec::new();
-    let det_verify = |extra: &[&str]| -> Result<Sample> {
+    // det-verify's wall time, and its own part of it: the wall time less its runs' (each
+    // run's copy, build and collection, from its `Built ... in 2.61s` status line), which is
+    // what verification adds to the builds whatever the builds cost that minute.
+    let mut own = Vec::new();
+    let mut det_verify = |extra: &[&str]| -> Result<Sample> {
         let _ = std::fs::remove_dir_all(dir.join("target"));
         let mut c = Command::new(&verify);
-        c.args(["det-verify", "--raw", "--no-explain", "-q", "--runs"])
+        c.args(["det-verify", "--raw", "--no-explain", "--runs"])
             .arg(RUNS.to_string())
             .args(extra)
             .arg("--")
             .args(ARGS)
             .current_dir(&dir);
+        let m = measure(&mut c)?;
         // 1: not reproducible (rust-cc-sys's debug paths with --raw) is a finished run.
-        measure_ok(&mut c, not_error)
+        if !not_error(m.status.code()) {
+            bail!(
+                "{c:?} failed ({}): {}",
+                m.status,
+                String::from_utf8_lossy(&m.stderr)
+            );
+        }
+        let runs: f64 = String::from_utf8_lossy(&m.stderr)
+            .lines()
+            .filter(|l| l.trim_start().starts_with("Built "))
+            .filter_map(|l| {
+                l.rsplit_once(" in ")?
+                    .1
+                    .strip_suffix('s')?
+                    .parse::<f64>()
+                    .ok()
+            })
+            .sum();
+        own.push(m.sample.wall.as_secs_f64() - runs);
+        Ok(m.sample)
     };
     // Plain builds one after the other, from scratch: their times summed, the largest peak.
     let plain_builds = |jobs: &[Option<&str>]| -> Result<Sample> {
@@ -81,7 +105,7 @@ pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
         Ok(sum)
     };
     // Interleaved, one warm-up round, median of ROUNDS.
-    const ROUNDS: usize = 5;
+    const ROUNDS: usize = 7;
     for round in 0..=ROUNDS {
         let p = plain_builds(&vec![None; RUNS as usize])?;
         // The builds det-verify's default set makes, plainly: the control at cargo's -j,
@@ -100,6 +124,26 @@ pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
             plain_as_varied.push(pv);
         }
     }
+    // Each round's det-verify against the same round's plain builds, minutes apart at most:
+    // on a machine whose speed drifts (a shared VM: the same build takes 2.1 s or 3.2 s
+    // from one minute to the next) the median of these ratios is the steadier figure.
+    let ratio = |a: &[Sample], b: &[Sample]| -> f64 {
+        let mut r: Vec<f64> = a
+            .iter()
+            .zip(b)
+            .map(|(a, b)| a.wall.as_secs_f64() / b.wall.as_secs_f64())
+            .collect();
+        r.sort_by(f64::total_cmp);
+        r[r.len() / 2]
+    };
+    let (rv, rj) = (
+        ratio(&verified, &plain_as_varied),
+        ratio(&same_jobs, &plain),
+    );
+    // Both verifications of every measured round (the warm-up round's two left out).
+    let mut own = own.split_off(2);
+    own.sort_by(f64::total_cmp);
+    let own_median = own[own.len() / 2];
     let case = format!("{FIXTURE} {}, {RUNS} builds", ARGS.join(" "));
     t.add(
         "verify",
@@ -109,20 +153,28 @@ pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
     );
     let as_varied = format!("cargo build, then -j1 x {}", RUNS - 1);
     t.add("verify", &case, &as_varied, Stats::of(&plain_as_varied));
-    t.add(
+    let row = t.add(
         "verify",
         &case,
         "cargo det-verify --raw",
         Stats::of(&verified),
-    )
-    .against = Some((as_varied.clone(), Some(1.05)));
-    t.add(
+    );
+    row.against = Some((as_varied.clone(), Some(1.05)));
+    row.note = Some(format!(
+        "median of the {ROUNDS} rounds' ratios to the same builds: {:+.1} %; its own time (wall less its runs'): median {own_median:.2} s",
+        (rv - 1.0) * 100.0
+    ));
+    let row = t.add(
         "verify",
         &case,
         "cargo det-verify --raw --vary=-jobs",
         Stats::of(&same_jobs),
-    )
-    .against = Some((format!("cargo build x {RUNS}"), Some(1.05)));
+    );
+    row.against = Some((format!("cargo build x {RUNS}"), Some(1.05)));
+    row.note = Some(format!(
+        "median of the {ROUNDS} rounds' ratios to {RUNS} x cargo build: {:+.1} %",
+        (rj - 1.0) * 100.0
+    ));
     let wall = |v: &[Sample]| Stats::of(v).wall;
     let (p, v, j, pv) = (
         wall(&plain),
@@ -150,6 +202,17 @@ pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
         "cargo det-verify --runs {RUNS} --vary=-jobs   {:>8.2} s (median of {ROUNDS}) {:>+6.1} % (goal: at most +5 %; the varied run at -jN too)",
         j.as_secs_f64(),
         pct(j)
+    );
+    println!(
+        "per round (median of {ROUNDS} ratios): det-verify {:>+6.1} % over the same builds, --vary=-jobs {:>+6.1} % over {RUNS} x cargo build (goal: at most +5 %)",
+        (rv - 1.0) * 100.0,
+        (rj - 1.0) * 100.0
+    );
+    println!(
+        "det-verify's own time (its wall time less its runs'): median {own_median:.2} s of {:.2} s ({:.1} %), over {} verifications",
+        v.as_secs_f64(),
+        own_median / v.as_secs_f64() * 100.0,
+        own.len()
     );
     println!("load average after: {}", load_average());
 
