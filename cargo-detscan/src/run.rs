@@ -226,15 +226,18 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
             );
         }
     }
-    if !report.errors.is_empty() || !incomplete.is_empty() {
-        return Ok(ExitCode::from(2));
-    }
-    let failed = fails;
-    Ok(if failed {
+    let code = if !report.errors.is_empty() || !incomplete.is_empty() {
+        ExitCode::from(2)
+    } else if fails {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    };
+    // The process ends now: its memory goes back to the kernel at once, not finding by
+    // finding (freeing 12 000 findings and a 9 MiB report took 10 ms on one core).
+    std::mem::forget(report);
+    std::mem::forget(rendered);
+    Ok(code)
 }
 
 /// The cargo home of this machine, as cargo resolves it: `$CARGO_HOME`, else `$HOME/.cargo`
