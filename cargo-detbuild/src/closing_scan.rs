@@ -47,12 +47,11 @@ pub fn scan(
     // Paths the Rust toolchain's own build left in the standard library (its CI's
     // checkout, the remapped /rustc/<commit>) are the same for every user of that
     // toolchain; canonical-root paths (/det/...) are the same on every machine. Neither
-    // makes a build differ, so neither is shown or fails the build; they are counted.
+    // makes a build differ, so neither is shown or fails the build; they are counted. The
+    // list is det-scan's (which does not report them at all): the two never disagree.
     let (same_everywhere, findings): (Vec<_>, Vec<_>) = findings.into_iter().partition(|f| {
-        f.rule.id == "absolute-path"
-            && ["/checkout/", "/rustc/", "/det/"]
-                .iter()
-                .any(|p| f.evidence.starts_with(p))
+        matches!(f.rule.id, "absolute-path" | "home-path")
+            && det_common::detect::calibrate::same_on_every_machine(&f.evidence)
     });
     let floor = det_common::Severity::Medium;
     let threshold = fail_on.map(crate::cargo_build::threshold);

@@ -205,6 +205,41 @@ const BUILD_MARKERS: &[&str] = &[
     "dist",
 ];
 
+/// Whether `path` is the same on every machine that builds with the same tools, so that it
+/// never makes two builds differ: the Rust toolchain's own CI checkout (rust-lang/rust's
+/// layout, left in the prebuilt standard library, compiler-rt and rust-lld's version
+/// string), the standard library's remapped source (`/rustc/<commit>/`), and det-build's
+/// canonical root (`/det/src`, `/det/target`, ...: the same absolute paths everywhere).
+/// det-scan does not report such a path as a build path, and det-build's closing scan
+/// counts it apart: one list for both.
+pub fn same_on_every_machine(path: &str) -> bool {
+    const TOOLCHAIN_CHECKOUT: &[&str] = &[
+        "/checkout/library/",
+        "/checkout/src/llvm-project/",
+        "/checkout/vendor/",
+        "/checkout/compiler/",
+        "/checkout/obj/build/",
+    ];
+    let under = |dir: &str| path.starts_with(dir) && path[dir.len()..].starts_with('/');
+    TOOLCHAIN_CHECKOUT.iter().any(|p| path.starts_with(p))
+        || path.strip_prefix("/rustc/").is_some_and(|rest| {
+            let commit = rest.split('/').next().unwrap_or("");
+            commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+        || [
+            crate::sandbox::SRC,
+            crate::sandbox::TARGET,
+            crate::sandbox::CARGO_HOME,
+            crate::sandbox::HOME,
+            crate::sandbox::TOOLCHAIN,
+            crate::sandbox::DEPS,
+            crate::sandbox::LIB,
+            crate::sandbox::ZIG,
+        ]
+        .iter()
+        .any(|d| under(d))
+}
+
 /// The strength of the Unix or Windows path `path` as evidence of a build directory.
 pub(crate) fn path_strength(path: &str, opts: &ScanOptions) -> PathStrength {
     // A mktemp template; Debian's packaged crate sources (a system directory, met in
@@ -212,17 +247,7 @@ pub(crate) fn path_strength(path: &str, opts: &ScanOptions) -> PathStrength {
     if path.contains("XXX") || path.contains("/usr/share/cargo/registry/") {
         return PathStrength::None;
     }
-    // The Rust toolchain's own CI checkout (rust-lang/rust's layout), left in the
-    // prebuilt standard library and compiler-rt: the same for every user of the toolchain.
-    if [
-        "/checkout/library/",
-        "/checkout/src/llvm-project/",
-        "/checkout/vendor/",
-        "/checkout/compiler/",
-    ]
-    .iter()
-    .any(|p| path.starts_with(p))
-    {
+    if same_on_every_machine(path) {
         return PathStrength::None;
     }
     for r in &opts.build_roots {
@@ -481,6 +506,40 @@ mod tests {
 
     fn strength(p: &str) -> PathStrength {
         path_strength(p, &ScanOptions::default())
+    }
+
+    /// One list for det-scan and det-build's closing scan: the toolchain's own CI checkout,
+    /// the standard library's remapped source and det-build's canonical root are no build
+    /// path; look-alikes are judged as any other path.
+    #[test]
+    fn paths_the_same_on_every_machine_are_no_build_path() {
+        let commit = "59807616e1fa2540724bfbac14d7976d7e4a3860";
+        for p in [
+            "/checkout/src/llvm-project/llvm",
+            "/checkout/library/core/src/num/mod.rs",
+            "/checkout/obj/build/x86_64-unknown-linux-gnu/native/sanitizers",
+            &format!("/rustc/{commit}/library/std/src/io/mod.rs"),
+            "/det/src/src/main.rs",
+            "/det/target/release/build/x-1/out/gen.rs",
+            "/det/cargo/registry/src/index.crates.io-1/a-1.0/src/lib.rs",
+        ] {
+            assert!(same_on_every_machine(p), "{p}");
+            assert_eq!(strength(p), PathStrength::None, "{p}");
+        }
+        for p in [
+            "/checkout2/src/main.rs",
+            "/checkout/src/main.rs",
+            "/rustc/abc123/library/std/src/lib.rs",
+            "/det/srcx/main.rs",
+            "/detail/src/main.rs",
+            "/home/alice/det/src/main.rs",
+        ] {
+            assert!(!same_on_every_machine(p), "{p}");
+        }
+        assert_eq!(
+            strength("/home/alice/det/src/main.rs"),
+            PathStrength::Strong
+        );
     }
 
     #[test]
