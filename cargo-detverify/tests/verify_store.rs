@@ -45,9 +45,15 @@ fn text(b: &[u8]) -> String {
 impl Fixture {
     /// `cargo det-verify --format json --store STORE ARGS`: the report, the stderr.
     fn verify(&self, args: &[&str]) -> (Value, String) {
+        let store = ["--store", self.store.to_str().unwrap()];
+        self.verify_with(&[&store[..], args].concat())
+    }
+
+    /// `cargo det-verify --format json ARGS` (no DET_STORE), which must succeed and leave
+    /// nothing in TMPDIR: the report, the stderr.
+    fn verify_with(&self, args: &[&str]) -> (Value, String) {
         let out = Command::new(env!("CARGO_BIN_EXE_cargo-det-verify"))
-            .args(["--format", "json", "--store"])
-            .arg(&self.store)
+            .args(["--format", "json"])
             .args(args)
             .current_dir(&self.project)
             .env("TMPDIR", &self.tmp)
@@ -319,18 +325,8 @@ fn the_store_set_in_workspace_metadata_is_used() {
         f.store.to_str().unwrap()
     ));
     std::fs::write(&manifest, toml).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cargo-det-verify"))
-        .args(["--format", "json", "--vary=-all,+time"])
-        .current_dir(&f.project)
-        .env("TMPDIR", &f.tmp)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("DET_STORE")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["store"]["recorded"], true, "{}", r["store"]);
+    let (r, err) = f.verify_with(&["--vary=-all,+time"]);
+    assert_eq!(r["store"]["recorded"], true, "{}\n{err}", r["store"]);
     let closure = r["store"]["closure"].as_str().unwrap();
     let rec = f.verified(closure);
     assert_eq!(strings(&rec["verifications"][0]["variations"]), ["time"]);
