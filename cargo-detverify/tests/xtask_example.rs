@@ -106,9 +106,10 @@ fn xtask_release_passes_and_fails_on_a_finding_or_a_non_reproducible_verdict() {
         "{err}"
     );
 
-    // A build path compiled into the binary: det-scan finds it (det-verify may not: in its
-    // mount namespace det-build builds at the same path everywhere), and the release names
-    // the finding.
+    // A path of the developer's machine written into the source: det-scan finds it
+    // (det-verify cannot: it is the same in every build), and the release names the
+    // finding. (`env!("CARGO_MANIFEST_DIR")` would not do: under det-build it is the
+    // canonical root's /det/src/hello on every machine, which det-scan does not report.)
     let main = ws.join("hello/src/main.rs");
     let clean = std::fs::read_to_string(&main).unwrap();
     std::fs::write(
@@ -119,14 +120,14 @@ fn xtask_release_passes_and_fails_on_a_finding_or_a_non_reproducible_verdict() {
                 "greet::greeting(&name), DATA_DIR)",
             )
             .replace("println!(\"{}\"", "println!(\"{} ({})\"")
-            + "\nstatic DATA_DIR: &str = env!(\"CARGO_MANIFEST_DIR\");\n",
+            + "\nstatic DATA_DIR: &str = \"/home/alice/src/hello/data\";\n",
     )
     .unwrap();
     let (out, err) = release(&ws, &tmp, &bin);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains(
-            "xtask: release failed: det-scan: absolute-path (high) in target/release/hello"
+            "xtask: release failed: det-scan: home-path (high) in target/release/hello"
         ),
         "{err}"
     );
