@@ -126,9 +126,7 @@ fn xtask_release_passes_and_fails_on_a_finding_or_a_non_reproducible_verdict() {
     let (out, err) = release(&ws, &tmp, &bin);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains(
-            "xtask: release failed: det-scan: home-path (high) in target/release/hello"
-        ),
+        err.contains("xtask: release failed: det-scan: home-path (high) in target/release/hello"),
         "{err}"
     );
 
