@@ -386,6 +386,19 @@ fn an_interrupt_stops_cargo_and_leaves_no_manifest_nor_mounts() {
         .env("CARGO_HOME", &m.cargo_home)
         .env("CARGO_NET_OFFLINE", "true")
         .stderr(std::process::Stdio::piped());
+    // A test run started in the background of a shell without job control (`cmd &` in a
+    // script, `nohup`) inherits SIGINT ignored, and so would cargo: the interrupt must be
+    // det-build's to forward, as in a terminal, whatever started the tests.
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: signal(2) is async-signal-safe; it only resets a disposition.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+    }
     let mut child = cmd.spawn().unwrap();
     // Wait until cargo compiles the package (its build script then sleeps).
     let (tx, rx) = std::sync::mpsc::channel::<String>();
