@@ -226,18 +226,10 @@ pub fn same_on_every_machine(path: &str) -> bool {
             let commit = rest.split('/').next().unwrap_or("");
             commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit())
         })
-        || [
-            crate::sandbox::SRC,
-            crate::sandbox::TARGET,
-            crate::sandbox::CARGO_HOME,
-            crate::sandbox::HOME,
-            crate::sandbox::TOOLCHAIN,
-            crate::sandbox::DEPS,
-            crate::sandbox::LIB,
-            crate::sandbox::ZIG,
-        ]
-        .iter()
-        .any(|d| under(d))
+        // The canonical root and anything in it: `/det/src` itself, and det's own binaries'
+        // string constants laid end to end (`/det/zigno-store...`).
+        || path == crate::sandbox::ROOT
+        || under(crate::sandbox::ROOT)
 }
 
 /// The strength of the Unix or Windows path `path` as evidence of a build directory.
@@ -522,6 +514,8 @@ mod tests {
             "/det/src/src/main.rs",
             "/det/target/release/build/x-1/out/gen.rs",
             "/det/cargo/registry/src/index.crates.io-1/a-1.0/src/lib.rs",
+            "/det/src",
+            "/det/zigno-storenegative",
         ] {
             assert!(same_on_every_machine(p), "{p}");
             assert_eq!(strength(p), PathStrength::None, "{p}");
@@ -530,7 +524,6 @@ mod tests {
             "/checkout2/src/main.rs",
             "/checkout/src/main.rs",
             "/rustc/abc123/library/std/src/lib.rs",
-            "/det/srcx/main.rs",
             "/detail/src/main.rs",
             "/home/alice/det/src/main.rs",
         ] {
