@@ -274,7 +274,6 @@ fn build_roots(given: &[PathBuf], cwd: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Scan every file in parallel; results come back in the walk's order.
 /// What became of one file the walk found.
 enum Outcome {
     Scanned(Vec<Finding>),
@@ -303,7 +302,11 @@ fn scan_paths(
             let (results, bar) = (&results, &bar);
             s.spawn(move |_| {
                 let outcome = match found {
-                    Err(e) => Outcome::WalkFailed(e),
+                    Err(e) => {
+                        // Counted as found: counted as done, so the bar can reach its end.
+                        bar.scanned(0);
+                        Outcome::WalkFailed(e)
+                    }
                     Ok(t) => {
                         let r = match det_common::scan::scan_file(&t, opts) {
                             Ok(f) => Outcome::Scanned(f),
