@@ -220,7 +220,6 @@ pub fn same_on_every_machine(path: &str) -> bool {
         "/checkout/compiler/",
         "/checkout/obj/build/",
     ];
-    let under = |dir: &str| path.starts_with(dir) && path[dir.len()..].starts_with('/');
     TOOLCHAIN_CHECKOUT.iter().any(|p| path.starts_with(p))
         || path.strip_prefix("/rustc/").is_some_and(|rest| {
             let commit = rest.split('/').next().unwrap_or("");
@@ -228,8 +227,9 @@ pub fn same_on_every_machine(path: &str) -> bool {
         })
         // The canonical root and anything in it: `/det/src` itself, and det's own binaries'
         // string constants laid end to end (`/det/zigno-store...`).
-        || path == crate::sandbox::ROOT
-        || under(crate::sandbox::ROOT)
+        || path
+            .strip_prefix(crate::sandbox::ROOT)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// The strength of the Unix or Windows path `path` as evidence of a build directory.
