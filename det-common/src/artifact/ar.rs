@@ -9,8 +9,7 @@
 //! Member metadata: `mtime`, `uid`, `gid` (decimal), `mode` (octal in the header, stored
 //! as its value), `index`; `thin-size` for a thin member.
 
-use super::{ArKind, Bytes, ChildError, Format, Limits, Meta, MetaKey, Node, NodeKind};
-use std::collections::BTreeMap;
+use super::{ArKind, Bytes, ChildError, Format, Limits, Meta, MetaKey, MetaMap, Node, NodeKind};
 
 const HEADER_LEN: usize = 60;
 
@@ -205,17 +204,18 @@ impl Iterator for ArMembers<'_> {
                     ),
                 );
             }
-            let mut meta = BTreeMap::new();
+            let mut meta = MetaMap::with_capacity(if stored { 5 } else { 6 });
             meta.insert(MetaKey::Index, Meta::Int(self.index as i64));
+            // In key order, so that each insert appends.
             for (key, value) in [
-                ("mtime", decimal(&header[16..28])),
-                ("uid", decimal(&header[28..34])),
-                ("gid", decimal(&header[34..40])),
-                ("mode", octal(&header[40..48])),
+                (MetaKey::Mtime, decimal(&header[16..28])),
+                (MetaKey::Uid, decimal(&header[28..34])),
+                (MetaKey::Gid, decimal(&header[34..40])),
+                (MetaKey::Mode, octal(&header[40..48])),
             ] {
                 // Windows .lib writers leave uid/gid blank: no value, no key.
                 if let Some(v) = value {
-                    meta.insert(MetaKey::named(key), Meta::Int(v));
+                    meta.insert(key, Meta::Int(v));
                 }
             }
             self.index += 1;

@@ -14,9 +14,8 @@
 
 use super::Bytes;
 use super::budget::{FileBudget, Reservation};
-use super::{ChildError, Format, Limits, Meta, MetaKey, Node, NodeKind};
+use super::{ChildError, Format, Limits, Meta, MetaKey, MetaMap, Node, NodeKind};
 use std::cell::Cell;
-use std::collections::BTreeMap;
 use std::io::{self, BufRead, Read, Write};
 use std::sync::Arc;
 
@@ -412,7 +411,7 @@ fn inflate_gzip(d: &[u8], budget: &Budget) -> GzipStream {
     s
 }
 
-fn stream_node(name: &str, out: BoundedBuf, meta: BTreeMap<MetaKey, Meta>) -> Node {
+fn stream_node(name: &str, out: BoundedBuf, meta: MetaMap) -> Node {
     let mut node = Node::new(name, out.into_bytes()).with_kind(NodeKind::Stream);
     node.meta = meta;
     node
@@ -448,18 +447,18 @@ fn stream_and_error(
     result: Result<BoundedBuf, InflateError>,
 ) -> Vec<Result<Node, ChildError>> {
     match result {
-        Ok(out) => vec![Ok(stream_node(name, out, BTreeMap::new()))],
+        Ok(out) => vec![Ok(stream_node(name, out, MetaMap::new()))],
         Err(InflateError::Limit(msg, partial)) => {
             let cut = human_size(partial.len() as u64);
             vec![
-                Ok(stream_node(name, partial, BTreeMap::new())),
+                Ok(stream_node(name, partial, MetaMap::new())),
                 Err(container_error(format!(
                     "{what} stream cut at {cut} of output: {msg}; the part before the cut was scanned"
                 ))),
             ]
         }
         Err(InflateError::Corrupt(msg, partial)) => vec![
-            Ok(stream_node(name, partial, BTreeMap::new())),
+            Ok(stream_node(name, partial, MetaMap::new())),
             Err(container_error(format!("corrupt {what} stream: {msg}"))),
         ],
     }
@@ -473,7 +472,7 @@ fn decompress(node: &Node, limits: &Limits) -> Vec<Result<Node, ChildError>> {
             let s = inflate_gzip(d, &budget);
             let mut v = Vec::new();
             if let Some(h) = &s.first {
-                let mut meta = BTreeMap::new();
+                let mut meta = MetaMap::new();
                 meta.insert(MetaKey::Mtime, Meta::Int(h.mtime.into()));
                 if let Some(f) = &h.fname {
                     meta.insert(

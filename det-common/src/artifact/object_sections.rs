@@ -8,9 +8,8 @@
 //! (partly) past the end of the file keeps the part present and yields a [`ChildError`]
 //! for the rest; a file that does not parse at all yields one [`ChildError`].
 
-use super::{Bytes, ChildError, Format, Limits, Meta, MetaKey, Node, NodeKind};
+use super::{Bytes, ChildError, Format, Limits, Meta, MetaKey, MetaMap, Node, NodeKind};
 use object::{CompressionFormat, Object, ObjectSection, SectionFlags};
-use std::collections::BTreeMap;
 
 pub(crate) fn children<'a>(
     node: &'a Node,
@@ -48,7 +47,7 @@ pub(crate) fn sections(data: &Bytes, limits: &Limits) -> Vec<Result<Node, ChildE
             Ok(Some(seg)) if macho => format!("{},{name}", String::from_utf8_lossy(seg)),
             _ => name,
         };
-        let mut meta = BTreeMap::new();
+        let mut meta = MetaMap::new();
         meta.insert(MetaKey::Index, Meta::Int(i as i64));
         meta.insert(MetaKey::Address, Meta::Int(section.address() as i64));
         meta.insert(MetaKey::Size, Meta::Int(section.size() as i64));

@@ -7,7 +7,7 @@
 //! `fifo`, or the raw type byte), `link` for links, and `pax-mtime`, `pax-atime`,
 //! `pax-ctime` (the record's text, e.g. `1700000000.123456789`) when a pax header sets them.
 
-use super::{Bytes, ChildError, Format, Limits, Meta, MetaKey, Node, NodeKind};
+use super::{Bytes, ChildError, Format, Limits, Meta, MetaKey, MetaMap, Node, NodeKind};
 use std::collections::BTreeMap;
 
 const BLOCK: usize = 512;
@@ -16,7 +16,7 @@ const BLOCK: usize = 512;
 #[derive(Clone, Debug)]
 pub(crate) struct TarEntry {
     pub name: String,
-    pub meta: BTreeMap<MetaKey, Meta>,
+    pub meta: MetaMap,
     /// Where the content is inside the archive.
     pub data: std::ops::Range<usize>,
     pub regular: bool,
@@ -255,7 +255,7 @@ impl Iterator for TarWalk<'_> {
                     ),
                 );
             }
-            let mut meta = BTreeMap::new();
+            let mut meta = MetaMap::new();
             meta.insert(MetaKey::Index, Meta::Int(self.index as i64));
             let int_field = |key: &str, field: &[u8]| -> Option<i64> {
                 match pax_get(key) {
@@ -330,7 +330,7 @@ pub(crate) fn children<'a>(
                     name,
                     kind: NodeKind::Member,
                     format: Format::Other,
-                    meta: BTreeMap::new(),
+                    meta: MetaMap::new(),
                     data: Bytes::from_vec(Vec::new()),
                 }
             };

@@ -16,8 +16,7 @@
 //! `system` (`unix`, `dos`, ...), `compression`, `index`.
 
 use super::compress::{BoundedBuf, Budget, InflateError, read_bounded};
-use super::{Bytes, ChildError, Format, Limits, Meta, MetaKey, Node, NodeKind};
-use std::collections::BTreeMap;
+use super::{Bytes, ChildError, Format, Limits, Meta, MetaKey, MetaMap, Node, NodeKind};
 use std::io::Cursor;
 
 pub(crate) type Archive = ::zip::ZipArchive<Cursor<Bytes>>;
@@ -98,7 +97,7 @@ fn local_extra(d: &[u8], at: usize) -> Option<&[u8]> {
 const FILETIME_UNIX_DIFF: i64 = 11_644_473_600;
 
 /// Times from the extended-timestamp (0x5455) and NTFS (0x000a) extra fields into `meta`.
-fn extra_times(extra: &[u8], meta: &mut BTreeMap<MetaKey, Meta>) {
+fn extra_times(extra: &[u8], meta: &mut MetaMap) {
     let mut rest = extra;
     while rest.len() >= 4 {
         let id = u16::from_le_bytes([rest[0], rest[1]]);
@@ -117,8 +116,7 @@ fn extra_times(extra: &[u8], meta: &mut BTreeMap<MetaKey, Meta>) {
                         continue;
                     }
                     let Some(t) = u32_at(body, at) else { break };
-                    meta.entry(MetaKey::named(key))
-                        .or_insert(Meta::Int(i64::from(t as i32)));
+                    meta.insert_if_absent(MetaKey::named(key), Meta::Int(i64::from(t as i32)));
                     at += 4;
                 }
             }
@@ -127,15 +125,14 @@ fn extra_times(extra: &[u8], meta: &mut BTreeMap<MetaKey, Meta>) {
             0x5855 | 0x000d => {
                 for (at, key) in [(0, "unix-atime"), (4, "unix-mtime")] {
                     if let Some(t) = u32_at(body, at) {
-                        meta.entry(MetaKey::named(key))
-                            .or_insert(Meta::Int(i64::from(t as i32)));
+                        meta.insert_if_absent(MetaKey::named(key), Meta::Int(i64::from(t as i32)));
                     }
                 }
                 if body.len() >= 12 {
                     let uid = u16::from_le_bytes([body[8], body[9]]);
                     let gid = u16::from_le_bytes([body[10], body[11]]);
-                    meta.entry(MetaKey::Uid).or_insert(Meta::Int(uid.into()));
-                    meta.entry(MetaKey::Gid).or_insert(Meta::Int(gid.into()));
+                    meta.insert_if_absent(MetaKey::Uid, Meta::Int(uid.into()));
+                    meta.insert_if_absent(MetaKey::Gid, Meta::Int(gid.into()));
                 }
             }
             // Info-ZIP Unix new ("ux"): version 1, then uid and gid of declared sizes.
@@ -169,7 +166,7 @@ fn extra_times(extra: &[u8], meta: &mut BTreeMap<MetaKey, Meta>) {
                                 v[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]),
                             );
                             let secs = (ft / 10_000_000) as i64 - FILETIME_UNIX_DIFF;
-                            meta.entry(MetaKey::named(key)).or_insert(Meta::Int(secs));
+                            meta.insert_if_absent(MetaKey::named(key), Meta::Int(secs));
                         }
                     }
                     tags = &tags[4 + size..];
@@ -195,12 +192,12 @@ pub(crate) fn entry_meta(
     archive: &Archive,
     data: &[u8],
     i: usize,
-) -> Result<(String, BTreeMap<MetaKey, Meta>), String> {
+) -> Result<(String, MetaMap), String> {
     let e = archive
         .by_index_data(i)
         .map_err(|e| format!("zip entry {i}: {e}"))?;
     let name = String::from_utf8_lossy(e.name_raw()).into_owned();
-    let mut meta = BTreeMap::new();
+    let mut meta = MetaMap::new();
     meta.insert(MetaKey::Index, Meta::Int(i as i64));
     // What identifies the content without decompressing it (det-verify's diff compares
     // these first).
@@ -544,7 +541,7 @@ mod tests {
 
     #[test]
     fn extended_timestamp_and_ntfs_fields() {
-        let mut meta = BTreeMap::new();
+        let mut meta = MetaMap::new();
         let mut extra = vec![0x55, 0x54, 9, 0, 3];
         extra.extend_from_slice(&1_700_000_000u32.to_le_bytes());
         extra.extend_from_slice(&1_700_000_001u32.to_le_bytes());
@@ -561,12 +558,12 @@ mod tests {
             Meta::Int(1_700_000_002)
         );
         // A field cut short must not panic.
-        extra_times(&extra[..extra.len() - 3], &mut BTreeMap::new());
+        extra_times(&extra[..extra.len() - 3], &mut MetaMap::new());
     }
 
     #[test]
     fn info_zip_unix_fields() {
-        let mut meta = BTreeMap::new();
+        let mut meta = MetaMap::new();
         // Info-ZIP Unix type 1: atime, mtime, uid, gid; then the newer uid/gid field.
         let mut extra = vec![0x55, 0x58, 12, 0];
         extra.extend_from_slice(&1_600_000_001u32.to_le_bytes());
@@ -588,7 +585,7 @@ mod tests {
         // The newer field's gid (12345) replaces the 16-bit one (1001).
         assert_eq!(meta[&MetaKey::Gid], Meta::Int(12345));
         for cut in 0..extra.len() {
-            extra_times(&extra[..cut], &mut BTreeMap::new());
+            extra_times(&extra[..cut], &mut MetaMap::new());
         }
     }
 }

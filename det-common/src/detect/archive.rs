@@ -53,11 +53,11 @@ pub(crate) fn utc(t: i64) -> String {
     )
 }
 
-fn int(node: &Node, key: &str) -> Option<i64> {
+fn int(node: &Node, key: &'static str) -> Option<i64> {
     node.meta_int(&MetaKey::named(key))
 }
 
-fn text<'n>(node: &'n Node, key: &str) -> Option<&'n str> {
+fn text<'n>(node: &'n Node, key: &'static str) -> Option<&'n str> {
     node.meta_text(&MetaKey::named(key))
 }
 

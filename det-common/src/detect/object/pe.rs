@@ -212,7 +212,7 @@ fn section_table<'a>(
     n: usize,
     strtab: Option<usize>,
 ) -> (Vec<Section<'a>>, Option<String>) {
-    let mut v = Vec::new();
+    let mut v = Vec::with_capacity(n.min(96));
     for i in 0..n.min(96) {
         let s = at + 40 * i;
         let (Some(raw_name), Some(vsize), Some(vaddr), Some(raw_size), Some(raw_ptr), Some(flags)) = (
@@ -230,15 +230,13 @@ fn section_table<'a>(
                 )),
             );
         };
-        let short = String::from_utf8_lossy(
-            &raw_name[..raw_name.iter().position(|&b| b == 0).unwrap_or(8)],
-        );
+        let short = lossy(&raw_name[..raw_name.iter().position(|&b| b == 0).unwrap_or(8)]);
         let name = short
             .strip_prefix('/')
             .and_then(|n| n.parse::<usize>().ok())
             .zip(strtab)
             .and_then(|(n, t)| r.cstr(t + n, 256))
-            .map(String::from_utf8_lossy)
+            .map(lossy)
             .unwrap_or(short);
         v.push(Section {
             name,
@@ -250,6 +248,15 @@ fn section_table<'a>(
         });
     }
     (v, None)
+}
+
+/// `b` as text, borrowed when it is UTF-8 (checked first: the lossy conversion's own walk
+/// is slower, and this runs for every section of every member of an import library).
+fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.into(),
+        Err(_) => String::from_utf8_lossy(b),
+    }
 }
 
 /// CodeView PDB 7.0: `RSDS`, GUID, age, NUL-terminated PDB path.
