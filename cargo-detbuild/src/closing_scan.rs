@@ -38,6 +38,7 @@ pub fn scan(
             display: rel.clone(),
             size: h.size,
             identity: None,
+            file: None,
         };
         match det_common::scan::scan_file(&t, &opts) {
             Ok(f) => findings.extend(f),

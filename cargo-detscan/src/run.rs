@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub fn run(args: ScanArgs) -> Result<ExitCode> {
     if args.list_rules {
@@ -288,6 +289,25 @@ enum Outcome {
 /// such as the Windows import libraries crates ship, which sort last, is shared between the
 /// threads instead of ending the scan on one core). The results are put back in walk order.
 /// Returns the findings, the errors, and the number of files scanned.
+/// How many files the walk may have opened that wait for their scan: 256, or a quarter of
+/// the descriptors this process may open when that is less (`ulimit -n 64`), so that the
+/// scans' own opens (of a file the walk could not open, of det's output) always find one.
+fn max_in_flight() -> usize {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes the struct it is given.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+            let quarter = usize::try_from(lim.rlim_cur / 4).unwrap_or(usize::MAX);
+            return quarter.clamp(1, 256);
+        }
+    }
+    256
+}
+
 fn scan_paths(
     paths: &[PathBuf],
     follow_symlinks: bool,
@@ -295,11 +315,15 @@ fn scan_paths(
     bar: Progress,
 ) -> (Vec<Finding>, Vec<ReportError>, u64) {
     let results = std::sync::Mutex::new(Vec::new());
-    // A test that swaps files between the walk and the open needs the whole walk first.
+    // A test that swaps files between the walk and the scan needs the whole walk first.
     let walk_first = det_common::test_hook::armed("after-walk");
+    // Files the walk has opened and no scan has finished with: each holds a descriptor.
+    let in_flight = AtomicUsize::new(0);
+    let max_in_flight = max_in_flight();
     rayon::scope(|s| {
         let spawn = |i: usize, found: Result<ScanTarget, WalkError>| {
-            let (results, bar) = (&results, &bar);
+            let (results, bar, in_flight) = (&results, &bar, &in_flight);
+            in_flight.fetch_add(1, Ordering::Relaxed);
             s.spawn(move |_| {
                 let outcome = match found {
                     Err(e) => {
@@ -323,15 +347,23 @@ fn scan_paths(
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push((i, outcome));
+                in_flight.fetch_sub(1, Ordering::Relaxed);
             });
         };
         let mut held = Vec::new();
         let mut n = 0;
-        walk_each(paths, follow_symlinks, |found| {
+        // The walk opens each file as it finds it (one lookup of its path, not two) and runs
+        // ahead of the scans: past `max_in_flight` open files it scans some itself.
+        walk_each(paths, follow_symlinks, true, |found| {
             bar.found();
             if walk_first {
                 held.push(found);
             } else {
+                while in_flight.load(Ordering::Relaxed) >= max_in_flight {
+                    if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                        std::thread::yield_now();
+                    }
+                }
                 spawn(n, found);
                 n += 1;
             }

@@ -566,12 +566,14 @@ fn a_signal_while_the_report_is_written_leaves_no_temporary_file() {
     }
 }
 
-/// Between the directory walk and the open, a file is replaced by a symlink out of the
-/// tree, another by a FIFO, and a directory by a symlink to a directory outside holding a
-/// file of the same name: none is read (no secret from outside is reported, the FIFO does
-/// not block the scan), each is named as an error, and the scan is incomplete (exit 2).
+/// After the directory walk, a file is replaced by a symlink out of the tree, another by a
+/// FIFO, and a directory by a symlink to a directory outside holding a file of the same
+/// name. The walk opened each file as it found it: what is scanned is those files, never
+/// what was swapped in (no secret from outside is reported, the FIFO does not block the
+/// scan), and the scan is complete. (A file the walk could not open is opened by its path
+/// later and must then be the file the walk found: the unit tests of `Bytes` cover that.)
 #[test]
-fn files_swapped_between_the_walk_and_the_open() {
+fn files_swapped_after_the_walk_are_read_as_the_walk_found_them() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let tree = dir.path().join("tree");
@@ -580,7 +582,7 @@ fn files_swapped_between_the_walk_and_the_open() {
         std::fs::create_dir_all(d).unwrap();
     }
     for name in ["a.txt", "b.txt", "sub/c.txt", "z.txt"] {
-        std::fs::write(tree.join(name), b"nothing to report\n").unwrap();
+        std::fs::write(tree.join(name), b"built in /build/pkg-1.0/src\n").unwrap();
     }
     std::fs::write(outside.join("secret"), b"/home/alice/.ssh/id_ed25519\n").unwrap();
     std::fs::write(outside.join("sub/c.txt"), b"/home/alice/.ssh/config\n").unwrap();
@@ -609,22 +611,21 @@ fn files_swapped_between_the_walk_and_the_open() {
     );
     let v = json(&run);
     assert!(!v["findings"].to_string().contains(".ssh"), "{v:#}");
-    let errors: Vec<(String, String)> = v["errors"]
+    assert_eq!(v["errors"], serde_json::json!([]), "{v:#}");
+    // Each file's own content was read: its build path is reported.
+    let mut read: Vec<&str> = v["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| {
-            (
-                e["file"].as_str().unwrap().to_owned(),
-                e["message"].as_str().unwrap().to_owned(),
-            )
-        })
+        .filter(|f| f["evidence"] == "/build/pkg-1.0/src")
+        .map(|f| f["file"].as_str().unwrap())
         .collect();
-    let said = |file: &str, what: &str| errors.iter().any(|(f, m)| f == file && m.contains(what));
-    assert!(said("tree/a.txt", "symbolic link"), "{errors:?}");
-    assert!(said("tree/b.txt", "not a regular file"), "{errors:?}");
-    assert!(said("tree/sub/c.txt", "another file"), "{errors:?}");
-    assert_eq!(errors.len(), 3, "{errors:?}");
-    assert_eq!(run.code, Some(2), "{}", run.stderr());
+    read.sort();
+    assert_eq!(
+        read,
+        ["tree/a.txt", "tree/b.txt", "tree/sub/c.txt", "tree/z.txt"],
+        "{v:#}"
+    );
+    assert!(matches!(run.code, Some(0 | 1)), "{}", run.stderr());
     assert_eq!(v["summary"]["files_scanned"], 4, "{:#}", v["summary"]);
 }

@@ -7,7 +7,7 @@ use crate::finding::{Finding, Location};
 use std::path::{Path, PathBuf};
 
 /// A regular file to scan.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct ScanTarget {
     pub path: PathBuf,
     /// The path as the user will read it: the root as they named it, then `/`-separated
@@ -17,6 +17,10 @@ pub struct ScanTarget {
     /// The device and inode the walk found at `path` (`None`: not checked). The open must
     /// find the same file, else it was replaced between the walk and the open.
     pub identity: Option<(u64, u64)>,
+    /// The file itself, opened by the walk when it found it ([`walk_each`] with
+    /// `open_files`), and its metadata then: the scan reads it, whatever has been put at
+    /// `path` since.
+    pub file: Option<(std::fs::File, std::fs::Metadata)>,
 }
 
 /// The device and inode of `m` (Unix), for [`ScanTarget::identity`].
@@ -47,7 +51,7 @@ pub struct WalkError {
 pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<WalkError>) {
     let mut targets = Vec::new();
     let mut errors = Vec::new();
-    walk_each(roots, follow_symlinks, |found| match found {
+    walk_each(roots, follow_symlinks, false, |found| match found {
         Ok(t) => targets.push(t),
         Err(e) => errors.push(e),
     });
@@ -59,9 +63,17 @@ pub fn walk(roots: &[PathBuf], follow_symlinks: bool) -> (Vec<ScanTarget>, Vec<W
 /// walk reads the next directories. Each file's size and identity are taken as the walk
 /// finds it (an `lstat` in the directory just read), so that a file or directory swapped
 /// later is found out at the open.
+///
+/// With `open_files`, each regular file is opened as the walk finds it, in place of that
+/// `lstat` ([`ScanTarget::file`]): one lookup of its path instead of two, and what is read
+/// is the file the walk found, whatever is swapped in later. The caller bounds how many
+/// targets it holds at once (each holds a descriptor). A file the walk cannot open (no
+/// permission, no descriptor left) is handed on unopened, with its identity, for the scan's
+/// own open to report or retry.
 pub fn walk_each(
     roots: &[PathBuf],
     follow_symlinks: bool,
+    open_files: bool,
     mut each: impl FnMut(Result<ScanTarget, WalkError>),
 ) {
     for root in roots {
@@ -79,6 +91,7 @@ pub fn walk_each(
                 display: root_display,
                 size: meta.len(),
                 identity: identity(&meta),
+                file: None,
             }));
             continue;
         }
@@ -122,7 +135,7 @@ pub fn walk_each(
                 }
                 continue;
             }
-            each(resolve(entry, root, &root_display));
+            each(resolve(entry, root, &root_display, open_files));
         }
     }
 }
@@ -133,7 +146,23 @@ fn resolve(
     entry: walkdir::DirEntry,
     root: &Path,
     root_display: &str,
+    open_files: bool,
 ) -> Result<ScanTarget, WalkError> {
+    if open_files
+        && !entry.path_is_symlink()
+        && entry.depth() > 0
+        && let Ok(file) = crate::artifact::open_no_follow(entry.path())
+        && let Ok(meta) = file.metadata()
+    {
+        let display = display_below(&entry, root, root_display);
+        return Ok(ScanTarget {
+            size: meta.len(),
+            identity: identity(&meta),
+            file: Some((file, meta)),
+            path: entry.into_path(),
+            display,
+        });
+    }
     let (size, mut id) = match entry.metadata() {
         Ok(m) => (m.len(), identity(&m)),
         Err(e) => {
@@ -143,10 +172,7 @@ fn resolve(
             });
         }
     };
-    let display = match entry.path().strip_prefix(root) {
-        Ok(rel) if !rel.as_os_str().is_empty() => join_display(root_display, rel),
-        _ => root_display.to_owned(),
-    };
+    let display = display_below(&entry, root, root_display);
     // A link the user asked to follow (`-L`, or named as a root) is opened at its
     // target: the open itself never follows a link (see `Bytes::map_file`).
     let is_link = entry.path_is_symlink()
@@ -174,7 +200,16 @@ fn resolve(
         display,
         size,
         identity: id,
+        file: None,
     })
+}
+
+/// How reports name the file `entry` below `root`.
+fn display_below(entry: &walkdir::DirEntry, root: &Path, root_display: &str) -> String {
+    match entry.path().strip_prefix(root) {
+        Ok(rel) if !rel.as_os_str().is_empty() => join_display(root_display, rel),
+        _ => root_display.to_owned(),
+    }
 }
 
 /// Version-control metadata (`.git`, `.hg`, `.svn`, ...) is not a build output: below a
@@ -236,7 +271,10 @@ pub fn display_path(p: &std::ffi::OsStr) -> String {
 /// becomes a `parse-error` finding for that file (with what was found before it), and the
 /// scan of the other files goes on.
 pub fn scan_file(target: &ScanTarget, opts: &ScanOptions) -> crate::Result<Vec<Finding>> {
-    let node = Node::open_expecting(&target.path, target.identity)?;
+    let node = match &target.file {
+        Some((file, meta)) => Node::open_opened(file, meta, &target.path)?,
+        None => Node::open_expecting(&target.path, target.identity)?,
+    };
     let opts = opts.for_file();
     let loc = Location::file(target.display.clone());
     let mut out = Vec::new();

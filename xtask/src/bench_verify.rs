@@ -6,7 +6,7 @@
 //! culprit search costs: the extra builds it used against the number of variations varied,
 //! beside the bound 1 + log2(n) per culprit (plus the rerun).
 
-use crate::measure::{Sample, Stats, Table, measure, measure_ok, not_error, success};
+use crate::measure::{Sample, Stats, Table, measure, measure_ok, not_error, round_ratio, success};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -127,15 +127,7 @@ pub fn run(ws: &Path, t: &mut Table) -> Result<()> {
     // Each round's det-verify against the same round's plain builds, minutes apart at most:
     // on a machine whose speed drifts (a shared VM: the same build takes 2.1 s or 3.2 s
     // from one minute to the next) the median of these ratios is the steadier figure.
-    let ratio = |a: &[Sample], b: &[Sample]| -> f64 {
-        let mut r: Vec<f64> = a
-            .iter()
-            .zip(b)
-            .map(|(a, b)| a.wall.as_secs_f64() / b.wall.as_secs_f64())
-            .collect();
-        r.sort_by(f64::total_cmp);
-        r[r.len() / 2]
-    };
+    let ratio = |a: &[Sample], b: &[Sample]| round_ratio(a, b).0;
     let (rv, rj) = (
         ratio(&verified, &plain_as_varied),
         ratio(&same_jobs, &plain),

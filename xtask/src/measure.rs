@@ -219,6 +219,16 @@ pub fn interleaved(
     n: usize,
     fs: &mut [&mut dyn FnMut() -> Result<Sample>],
 ) -> Result<Vec<Stats>> {
+    let samples = interleaved_samples(warmup, n, fs)?;
+    Ok(samples.iter().map(|s| Stats::of(s)).collect())
+}
+
+/// [`interleaved`], each tool's samples in round order (for [`round_ratio`]).
+pub fn interleaved_samples(
+    warmup: usize,
+    n: usize,
+    fs: &mut [&mut dyn FnMut() -> Result<Sample>],
+) -> Result<Vec<Vec<Sample>>> {
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); fs.len()];
     for round in 0..warmup + n {
         for (i, f) in fs.iter_mut().enumerate() {
@@ -228,7 +238,22 @@ pub fn interleaved(
             }
         }
     }
-    Ok(samples.iter().map(|s| Stats::of(s)).collect())
+    Ok(samples)
+}
+
+/// The ratios `a / b` of wall time, round by round (the samples of the same round side by
+/// side): their median, lowest and highest. On a machine whose speed drifts from one minute
+/// to the next (a shared VM) the median of these ratios is steadier than the ratio of the
+/// medians: each ratio compares runs made seconds apart.
+pub fn round_ratio(a: &[Sample], b: &[Sample]) -> (f64, f64, f64) {
+    let mut r: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(a, b)| a.wall.as_secs_f64() / b.wall.as_secs_f64())
+        .collect();
+    assert!(!r.is_empty(), "no rounds");
+    r.sort_by(f64::total_cmp);
+    (r[(r.len() - 1) / 2], r[0], r[r.len() - 1])
 }
 
 /// One line of the table: one tool measured on one case.

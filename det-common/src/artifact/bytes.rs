@@ -61,7 +61,7 @@ fn give_back(mut buf: Vec<u8>) {
 /// Read up to `len` bytes of `file` (fewer when it shrank since its size was taken), into a
 /// buffer of the thread's pool: the kernel writes the bytes straight into it, with no
 /// zeroing first.
-fn read_whole(file: &mut File, len: usize) -> std::io::Result<Vec<u8>> {
+fn read_whole(file: &File, len: usize) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut buf = take_buffer();
     buf.reserve_exact(len);
@@ -72,6 +72,26 @@ fn read_whole(file: &mut File, len: usize) -> std::io::Result<Vec<u8>> {
             Err(e)
         }
     }
+}
+
+fn not_regular(path: &Path) -> crate::Error {
+    crate::Error::invalid(
+        path,
+        "is not a regular file (a FIFO, device, socket or directory; replaced since the directory walk?); not read",
+    )
+}
+
+/// Open `path` for reading without following a symbolic link at its end and without
+/// blocking (a FIFO opens at once, and is then refused as not a regular file).
+pub fn open_no_follow(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    options.open(path)
 }
 
 /// A range of a memory-mapped file or of an owned buffer. Cloning and slicing never copy.
@@ -115,14 +135,7 @@ impl Bytes {
     /// or at a directory above it (a directory replaced by a symlink out of the tree, which
     /// `O_NOFOLLOW` does not see) — is another file: reported, not read.
     pub fn map_file_expecting(path: &Path, identity: Option<(u64, u64)>) -> crate::Result<Bytes> {
-        let mut options = std::fs::OpenOptions::new();
-        options.read(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
-        }
-        let mut file: File = options.open(path).map_err(|e| {
+        let file = open_no_follow(path).map_err(|e| {
             #[cfg(unix)]
             if e.raw_os_error() == Some(libc::ELOOP) {
                 return crate::Error::invalid(
@@ -133,11 +146,9 @@ impl Bytes {
             crate::Error::io(path, e)
         })?;
         let meta = file.metadata().map_err(|e| crate::Error::io(path, e))?;
+        // What it is first: a FIFO swapped in is named as such.
         if !meta.is_file() {
-            return Err(crate::Error::invalid(
-                path,
-                "is not a regular file (a FIFO, device, socket or directory; replaced since the directory walk?); not read",
-            ));
+            return Err(not_regular(path));
         }
         #[cfg(unix)]
         if let Some(expected) = identity {
@@ -151,12 +162,22 @@ impl Bytes {
         }
         #[cfg(not(unix))]
         let _ = identity;
+        Self::map_opened(&file, &meta, path)
+    }
+
+    /// [`Bytes::map_file`] of a file already opened (with [`open_no_follow`], by the
+    /// directory walk), `meta` its metadata: it must be a regular file. `path` names it in
+    /// errors.
+    pub fn map_opened(file: &File, meta: &std::fs::Metadata, path: &Path) -> crate::Result<Bytes> {
+        if !meta.is_file() {
+            return Err(not_regular(path));
+        }
         let len = meta.len();
         if len == 0 {
             return Ok(Bytes::from_vec(Vec::new()));
         }
         if len <= READ_MAX {
-            let buf = read_whole(&mut file, len as usize).map_err(|e| crate::Error::io(path, e))?;
+            let buf = read_whole(file, len as usize).map_err(|e| crate::Error::io(path, e))?;
             let len = buf.len();
             return Ok(Bytes {
                 backing: Arc::new(Backing::Pooled(buf)),
@@ -166,7 +187,7 @@ impl Bytes {
         // SAFETY: the map is read-only; a file truncated by another process while we read it
         // can raise SIGBUS, which is the accepted risk of every mmap-based reader (ripgrep,
         // b3sum) and is documented in the README.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| crate::Error::io(path, e))?;
+        let map = unsafe { Mmap::map(file) }.map_err(|e| crate::Error::io(path, e))?;
         let len = map.len();
         Ok(Bytes {
             backing: Arc::new(Backing::Mapped(map)),
@@ -310,5 +331,47 @@ mod tests {
         // Without O_NONBLOCK this open would wait for a writer for ever.
         let err = Bytes::map_file(&fifo).unwrap_err().to_string();
         assert!(err.contains("not a regular file"), "{err}");
+    }
+
+    /// A file the walk did not open (no descriptor left, or det-build's closing scan) is
+    /// opened by its path later: it must still be the file the walk found.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_opened_later_must_be_the_one_the_walk_found() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.txt");
+        std::fs::write(&p, b"first").unwrap();
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        let seen = (m.dev(), m.ino());
+        assert_eq!(
+            &*Bytes::map_file_expecting(&p, Some(seen)).unwrap(),
+            b"first"
+        );
+        // Replaced by another file of the same name.
+        let other = dir.path().join("other");
+        std::fs::write(&other, b"/home/alice/.ssh/id_ed25519").unwrap();
+        std::fs::rename(&other, &p).unwrap();
+        let err = Bytes::map_file_expecting(&p, Some(seen))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("another file than the directory walk found"),
+            "{err}"
+        );
+    }
+
+    /// A file opened before it is replaced is read as it was: the descriptor holds it.
+    #[cfg(unix)]
+    #[test]
+    fn an_opened_file_is_read_whatever_replaces_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.txt");
+        std::fs::write(&p, b"first").unwrap();
+        let file = open_no_follow(&p).unwrap();
+        let meta = file.metadata().unwrap();
+        std::fs::remove_file(&p).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", &p).unwrap();
+        assert_eq!(&*Bytes::map_opened(&file, &meta, &p).unwrap(), b"first");
     }
 }

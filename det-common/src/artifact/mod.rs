@@ -29,7 +29,7 @@ pub(crate) mod tar;
 pub(crate) mod zip;
 
 pub use budget::{FileBudget, MemoryBudget};
-pub use bytes::Bytes;
+pub use bytes::{Bytes, open_no_follow};
 pub use detect_format::{ArKind, Format, SNIFF_LEN, detect};
 
 use serde::Serialize;
@@ -392,6 +392,17 @@ impl Node {
     /// [`Node::open`] of the file a directory walk saw (see [`Bytes::map_file_expecting`]).
     pub fn open_expecting(path: &Path, identity: Option<(u64, u64)>) -> crate::Result<Node> {
         let data = Bytes::map_file_expecting(path, identity)?;
+        Ok(Node::new(path.to_string_lossy().into_owned(), data).with_kind(NodeKind::File))
+    }
+
+    /// [`Node::open`] of a file the walk has opened already, `meta` its metadata then (see
+    /// [`Bytes::map_opened`]); `path` is its name.
+    pub fn open_opened(
+        file: &std::fs::File,
+        meta: &std::fs::Metadata,
+        path: &Path,
+    ) -> crate::Result<Node> {
+        let data = Bytes::map_opened(file, meta, path)?;
         Ok(Node::new(path.to_string_lossy().into_owned(), data).with_kind(NodeKind::File))
     }
 
