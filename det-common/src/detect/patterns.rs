@@ -363,6 +363,15 @@ impl HitSet {
 
 /// All hits whose anchor lies in `range` of `data` (context is read outside the range).
 fn scan_range(data: &[u8], range: Range<usize>, opts: &ScanOptions) -> Vec<Hit> {
+    // Every match holds one of four bytes: each path anchor and build root a `/`, a month
+    // name the space after it, dates, times, UUIDs and Windows paths a `-` or a `:`. Bytes
+    // with none of them (most sections of an import library's 460 000 members: a DLL name, a
+    // hint) need no matcher; in text the first one is a few bytes in.
+    let window = &data[range.start..(range.end + 4).min(data.len())];
+    if memchr::memchr3(b'/', b'-', b':', window).is_none() && memchr::memchr(b' ', window).is_none()
+    {
+        return Vec::new();
+    }
     let m = matcher(&opts.build_roots);
     let norm = Normalized::new(opts);
     if range.len() <= 2 * CHUNK {
@@ -1347,6 +1356,21 @@ mod tests {
         assert_eq!(scan(b"00000000-0000-0000-0000-000000000000"), vec![]);
         assert_eq!(scan(b"x123e4567-e89b-42d3-a456-426614174000"), vec![]);
         assert_eq!(scan(b"123e4567-E89b-42d3-a456-426614174000"), vec![]);
+    }
+
+    #[test]
+    fn bytes_without_slash_space_dash_or_colon_have_no_match() {
+        // The prefilter: each kind of match holds one of the four bytes.
+        assert_eq!(scan(b"KERNEL32.dll\0CreateFileW\0"), vec![]);
+        for (data, rule) in [
+            (&b"\0/home/alice/proj/x.c\0"[..], "home-path"),
+            (b"built Nov 23 2026 here", "date-time-macro"),
+            (b"\x002026-11-23T01:02:03Z\x00", "embedded-date"),
+            (b"123e4567-e89b-42d3-a456-426614174000", "uuid-string"),
+        ] {
+            let got = scan(data);
+            assert!(got.iter().any(|h| h.0 == rule), "{rule}: {got:?}");
+        }
     }
 
     #[test]
