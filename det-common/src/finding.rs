@@ -215,6 +215,16 @@ impl Location {
         }
     }
 
+    /// Make this location (one made by [`Location::member`]) that of the member `name`
+    /// instead: the location of each member of a container in turn, without building the
+    /// chain again (an import library has 20 000 members).
+    pub fn set_member(&mut self, name: impl Into<Name>) {
+        match self.container.last_mut() {
+            Some(last) => *last = name.into(),
+            None => self.container.push(name.into()),
+        }
+    }
+
     /// The same location narrowed to a section (or a named part) and an offset inside it.
     /// Pass a [`Name`] made once when many findings share the section.
     pub fn at(&self, section: impl Into<Name>, offset: Option<u64>) -> Location {

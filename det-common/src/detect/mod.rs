@@ -253,6 +253,8 @@ pub fn scan_node(
     // Member metadata findings fold into one per rule as they are found, unless each
     // member must keep its own (det-verify's diff) or the members are a stream's content.
     let mut fold = (!stream && !opts.unfold_members).then(archive::MemberFold::default);
+    // One location for the members, renamed for each (the detectors copy what they keep).
+    let mut child_loc = if stream { loc.clone() } else { loc.member("") };
     for child in node.children(&opts.limits) {
         match child {
             Ok(child) => {
@@ -263,11 +265,9 @@ pub fn scan_node(
                         stamped: archive::header_time(&child),
                     });
                 }
-                let child_loc = if stream {
-                    loc.clone()
-                } else {
-                    loc.member(&child.name)
-                };
+                if !stream {
+                    child_loc.set_member(&child.name);
+                }
                 match fold.as_mut() {
                     Some(fold) => {
                         let mut to = archive::MemberOut::Fold(fold);
