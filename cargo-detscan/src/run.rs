@@ -284,11 +284,6 @@ enum Outcome {
     WalkFailed(WalkError),
 }
 
-/// Walk `paths` and scan every file found, the scan starting while the walk goes on: each
-/// file is a task of its own, which an idle thread takes at once (and a run of slow files,
-/// such as the Windows import libraries crates ship, which sort last, is shared between the
-/// threads instead of ending the scan on one core). The results are put back in walk order.
-/// Returns the findings, the errors, and the number of files scanned.
 /// How many files the walk may have opened that wait for their scan: 256, or a quarter of
 /// the descriptors this process may open when that is less (`ulimit -n 64`), so that the
 /// scans' own opens (of a file the walk could not open, of det's output) always find one.
@@ -308,6 +303,11 @@ fn max_in_flight() -> usize {
     256
 }
 
+/// Walk `paths` and scan every file found, the scan starting while the walk goes on: each
+/// file is a task of its own, which an idle thread takes at once (and a run of slow files,
+/// such as the Windows import libraries crates ship, which sort last, is shared between the
+/// threads instead of ending the scan on one core). The results are put back in walk order.
+/// Returns the findings, the errors, and the number of files scanned.
 fn scan_paths(
     paths: &[PathBuf],
     follow_symlinks: bool,
