@@ -146,7 +146,7 @@ fn a_verified_closure_is_recorded_skipped_and_substituted() {
         "{err}"
     );
     let rec = f.verified(&closure);
-    assert_eq!(rec["schema"], "det-verified/1");
+    assert_eq!(rec["schema"], "det-verified/2");
     let vs = rec["verifications"].as_array().unwrap();
     assert_eq!(vs.len(), 1, "{rec}");
     assert_eq!(strings(&vs[0]["variations"]), ["build-path", "time"]);

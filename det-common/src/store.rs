@@ -19,7 +19,7 @@
 //! no longer matches the manifest's BLAKE3 and size is damage, detected before any output
 //! is used.
 //!
-//! `entries/<closure>/verified.json` (`det-verified/1`) is the entry's record of
+//! `entries/<closure>/verified.json` (`det-verified/2`) is the entry's record of
 //! verification, written beside the outputs (never in them) by whoever rebuilt the closure
 //! and found it reproducible, and rewritten whole (atomically) when another verification is
 //! added:
@@ -27,17 +27,20 @@
 //! ```json
 //! {
 //!   "closure": "1f2e…",
-//!   "schema": "det-verified/1",
+//!   "schema": "det-verified/2",
 //!   "verifications": [
-//!     { "at": 1764380000, "runs": 3, "tool": "det-verify 0.1.0",
+//!     { "runs": 3, "tool": "det-verify 0.1.0",
 //!       "variations": ["path", "time", "timezone"] }
 //!   ]
 //! }
 //! ```
 //!
-//! `at` is Unix seconds; `variations` are the names of what differed between the runs,
-//! sorted; a closure counts as verified for a set of variations when one verification
-//! covers all of them ([`Store::verified_for`]).
+//! `variations` are the names of what differed between the runs, sorted; the verifications
+//! are sorted and each is listed once, so the record is a function of what was verified,
+//! not of when (det writes no time of its own). A closure counts as verified for a set of
+//! variations when one verification covers all of them ([`Store::verified_for`]).
+//! `det-verified/1` records, which also held the time of each verification, are read (the
+//! time ignored) and rewritten as `det-verified/2` when a verification is added.
 //!
 //! The store trusts its writers: whoever may write DIR may put any bytes in an entry (with a
 //! manifest to match). It protects against damage and interrupted writes, not forgery.
@@ -463,15 +466,15 @@ impl Store {
 }
 
 /// The schema of `verified.json`.
-pub const VERIFIED_SCHEMA: &str = "det-verified/1";
+pub const VERIFIED_SCHEMA: &str = "det-verified/2";
+/// The schema it replaced, still read: its verifications also held their time (`at`).
+const VERIFIED_SCHEMA_1: &str = "det-verified/1";
 /// The file of an entry's verification record.
 pub const VERIFIED: &str = "verified.json";
 
 /// One verification of a closure: rebuilt `runs` times under `variations`, all identical.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Verification {
-    /// When, in Unix seconds.
-    pub at: u64,
     pub runs: u32,
     /// What verified it (`det-verify 0.1.0`).
     pub tool: String,
@@ -497,7 +500,7 @@ impl Store {
         };
         let f: VerifiedFile = serde_json::from_slice(&bytes)
             .map_err(|e| Error::invalid(&path, format!("malformed {VERIFIED_SCHEMA}: {e}")))?;
-        if f.schema != VERIFIED_SCHEMA || f.closure != closure {
+        if (f.schema != VERIFIED_SCHEMA && f.schema != VERIFIED_SCHEMA_1) || f.closure != closure {
             return Err(Error::invalid(
                 &path,
                 format!("not the {VERIFIED_SCHEMA} record of closure {closure}"),
@@ -912,6 +915,43 @@ mod tests {
         assert!(matches!(store.lookup("../x"), Lookup::Damaged(_)));
     }
 
+    /// The record says what was verified, not when: the same verification recorded again
+    /// leaves it byte for byte as it was, and a det-verified/1 record (with times) is read
+    /// and rewritten without them.
+    #[test]
+    fn the_verification_record_holds_no_time() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(&d.path().join("store")).unwrap();
+        let target = d.path().join("target");
+        let m = manifest_for(&target, &[("release/app", b"binary")]);
+        let c = m.closure.clone().unwrap();
+        store.insert(&m, &target).unwrap();
+        let path = store.entry_dir(&c).join(VERIFIED);
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"closure":"{c}","schema":"det-verified/1","verifications":[{{"at":1764380000,"runs":2,"tool":"det-verify 0.1.0","variations":["time"]}}]}}"#
+            ),
+        )
+        .unwrap();
+        assert!(store.verified_for(&c, &["time".into()]).unwrap());
+        let v = Verification {
+            runs: 3,
+            tool: "det-verify 0.1.0".into(),
+            variations: vec!["path".into(), "time".into()],
+        };
+        store.record_verified(&c, v.clone()).unwrap();
+        let first = std::fs::read(&path).unwrap();
+        let text = String::from_utf8_lossy(&first);
+        assert!(
+            text.contains("\"det-verified/2\"") && !text.contains("\"at\""),
+            "{text}"
+        );
+        assert_eq!(store.verifications(&c).unwrap().len(), 2, "{text}");
+        store.record_verified(&c, v).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), first);
+    }
+
     #[test]
     fn verifications_are_recorded_beside_the_outputs() {
         let d = tempfile::tempdir().unwrap();
@@ -924,7 +964,6 @@ mod tests {
                 .record_verified(
                     &c,
                     Verification {
-                        at: 1,
                         runs: 2,
                         tool: "t".into(),
                         variations: vec![]
@@ -937,7 +976,6 @@ mod tests {
         assert!(store.verifications(&c).unwrap().is_empty());
         assert!(!store.verified_for(&c, &[]).unwrap());
         let v = Verification {
-            at: 1_764_380_000,
             runs: 3,
             tool: "det-verify 0.1.0".into(),
             variations: vec!["time".into(), "path".into()],
@@ -952,7 +990,7 @@ mod tests {
         );
         let text = std::fs::read_to_string(store.entry_dir(&c).join(VERIFIED)).unwrap();
         assert!(
-            text.contains("\"det-verified/1\"")
+            text.contains("\"det-verified/2\"")
                 && text.contains("[\n        \"path\",\n        \"time\"\n      ]"),
             "{text}"
         );

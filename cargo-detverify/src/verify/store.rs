@@ -183,17 +183,12 @@ impl StoreSide {
                 return None;
             }
         };
-        // The smallest covering verification, then the latest: a stable choice.
+        // The smallest covering verification (then the first in the record's order): a
+        // stable choice.
         let found = recorded
             .into_iter()
             .filter(|v| covers(v, &wanted, runs))
-            .min_by(|a, b| {
-                (a.variations.len(), a.runs, std::cmp::Reverse(a.at)).cmp(&(
-                    b.variations.len(),
-                    b.runs,
-                    std::cmp::Reverse(b.at),
-                ))
-            })?;
+            .min_by(|a, b| (a.variations.len(), a.runs).cmp(&(b.variations.len(), b.runs)))?;
         if let Err(why) = self.store.check(&entry) {
             warn(&format!(
                 "the store entry of closure {closure} is damaged ({why}): verifying again"
@@ -300,9 +295,6 @@ impl StoreSide {
             ));
         }
         let v = Verification {
-            at: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
             runs,
             tool: format!("det-verify {}", env!("CARGO_PKG_VERSION")),
             variations: variation_names(varied),
@@ -370,7 +362,6 @@ impl StoreSide {
         let r = &self.report;
         let closure = r.closure.as_deref().unwrap_or_default();
         let v = r.verification.clone().unwrap_or_else(|| Verification {
-            at: 0,
             runs: 0,
             tool: String::new(),
             variations: Vec::new(),
@@ -421,7 +412,6 @@ mod tests {
 
     fn v(runs: u32, vars: &[&str]) -> Verification {
         Verification {
-            at: 1,
             runs,
             tool: "t".into(),
             variations: vars.iter().map(|s| s.to_string()).collect(),
