@@ -305,6 +305,21 @@ pub fn scan_file(target: &ScanTarget, opts: &ScanOptions) -> crate::Result<Vec<F
 mod tests {
     use super::*;
 
+    /// The files a walk of `dir` finds, as reports name them below it.
+    fn names_below(dir: &Path) -> Vec<String> {
+        let (targets, _) = walk(&[dir.to_path_buf()], false);
+        let rd = display_root(dir);
+        targets
+            .iter()
+            .map(|t| {
+                t.display
+                    .strip_prefix(&format!("{rd}/"))
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+
     #[test]
     fn walk_is_sorted_skips_symlinks_and_names_files_relative_to_root() {
         let dir = tempfile::tempdir().unwrap();
@@ -344,17 +359,7 @@ mod tests {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(&p, name).unwrap();
         }
-        let (targets, _) = walk(&[dir.path().to_path_buf()], false);
-        let rd = display_root(dir.path());
-        let names: Vec<String> = targets
-            .iter()
-            .map(|t| {
-                t.display
-                    .strip_prefix(&format!("{rd}/"))
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
+        let names = names_below(dir.path());
         assert_eq!(names, ["out/app", "src/.gitignore"]);
         let (targets, _) = walk(&[dir.path().join(".git")], false);
         assert_eq!(
@@ -386,17 +391,7 @@ mod tests {
         std::fs::write(dir.path().join("a\\b"), b"other").unwrap();
         let bad = std::ffi::OsStr::from_bytes(b"x\xff\xfe.bin");
         std::fs::write(dir.path().join(bad), b"z").unwrap();
-        let (targets, _) = walk(&[dir.path().to_path_buf()], false);
-        let rd = display_root(dir.path());
-        let names: Vec<String> = targets
-            .iter()
-            .map(|t| {
-                t.display
-                    .strip_prefix(&format!("{rd}/"))
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
+        let names = names_below(dir.path());
         assert_eq!(names, ["a/b", "a\\\\b", "x\\xff\\xfe.bin"]);
     }
 
