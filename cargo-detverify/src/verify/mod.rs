@@ -424,9 +424,11 @@ impl Verification<'_> {
         let rerun = self.build("rerun", "rerun", &control_cond)?;
         let rd = self.compare(&rerun)?;
         self.mark("rerun", !rd.identical);
-        // What the rerun shows is inside the build; so is whatever differs in a region (file,
-        // member, section) where the rerun differs: nondeterminism does not repeat itself
-        // exactly, and a search over it would blame whichever variation was on by chance.
+        // What the rerun shows is inside the build; so is whatever differs in a file (or
+        // archive member) where the rerun differs: nondeterminism does not repeat itself
+        // exactly (a HashMap's order moves strings in .rodata in one build, code offsets in
+        // .text in the next), and a search over it would blame whichever variation was on by
+        // chance.
         let rerun_sigs = signatures(&rd);
         let regions: BTreeSet<&String> = rerun_sigs.values().map(|(_, r)| r).collect();
         let inside: BTreeSet<String> = sigs
@@ -538,7 +540,7 @@ fn signatures(d: &DiffReport) -> BTreeMap<String, (usize, String)> {
         .iter()
         .filter(|x| x.derived_from.is_none())
         .map(|x| {
-            let region = format!("{} [{}]", x.place(), x.section.as_deref().unwrap_or(""));
+            let region = x.place();
             (
                 format!(
                     "{} [{}] {:?} {}",
