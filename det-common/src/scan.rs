@@ -308,6 +308,11 @@ mod tests {
     /// The files a walk of `dir` finds, as reports name them below it.
     fn names_below(dir: &Path) -> Vec<String> {
         let (targets, _) = walk(&[dir.to_path_buf()], false);
+        relative_names(dir, &targets)
+    }
+
+    /// How reports name `targets` below `dir`.
+    fn relative_names(dir: &Path, targets: &[ScanTarget]) -> Vec<String> {
         let rd = display_root(dir);
         targets
             .iter()
@@ -333,16 +338,7 @@ mod tests {
         std::os::unix::fs::symlink(root.join("a"), root.join("link")).unwrap();
         let (targets, errors) = walk(&[root.to_path_buf()], false);
         assert!(errors.is_empty(), "{errors:?}");
-        let rd = display_root(root);
-        let names: Vec<String> = targets
-            .iter()
-            .map(|t| {
-                t.display
-                    .strip_prefix(&format!("{rd}/"))
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
+        let names = relative_names(root, &targets);
         assert_eq!(names, ["C", "a", "b", "sub/y", "sub/z"]);
     }
 
